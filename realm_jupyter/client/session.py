@@ -1,0 +1,448 @@
+"""The sync session: named tasks on the running loop that keep the cache in sync.
+
+Three tasks, all owned here and cancelled in :meth:`SyncSession.close`:
+
+* ``stream`` connects, reads frames and applies them to the cache; on a broken
+  connection it reconnects with jittered exponential backoff;
+* ``queries`` sends committed subscription sets, each only once every write made
+  before it has been uploaded;
+* ``uploads`` sends the upload queue (see ``client.writes``).
+
+States and events are specified in ``docs/spec/session.md``. No threads: in a
+notebook, these tasks run on the kernel's own loop between and during cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..cache import apply as cache_apply
+from ..errors import (
+    AuthError,
+    ProtocolError,
+    RealmJupyterError,
+    ServerUnavailableError,
+    SyncTimeoutError,
+)
+from ..wire import decode_ipc
+from .backoff import Backoff
+from .progress import Progress, ProgressTracker
+from .subscriptions import SubscriptionEvent, SubscriptionSetState
+from .transport import RequestError
+
+if TYPE_CHECKING:
+    from .realm import Realm
+
+__all__ = ["ConnectionState", "SessionState", "SyncSession"]
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionState(enum.StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+class SessionState(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class _Reset(Exception):
+    def __init__(self, code: int, message: str, recovery_disabled: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.recovery_disabled = recovery_disabled
+
+
+class _Signal:
+    """Wake everyone waiting for "something changed"; waiters re-check their condition."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+class SyncSession:
+    """The connection between one cache and the server."""
+
+    def __init__(self, realm: Realm, backoff: Backoff | None = None) -> None:
+        self.realm = realm
+        self.backoff = backoff or Backoff()
+        self.state = SessionState.INACTIVE
+        self.connection_state = ConnectionState.DISCONNECTED
+        self.server_version = 0
+        self.last_error: RealmJupyterError | None = None
+        self.last_sync: float | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._changed = _Signal()
+        self._queries_wakeup = asyncio.Event()
+        self._uploads_wakeup = asyncio.Event()
+        self._connection_listeners: list[Callable[[ConnectionState, ConnectionState], None]] = []
+        self._progress_listeners: list[Callable[[Progress], None]] = []
+        self._change_listeners: list[Callable[[set[str]], None]] = []
+        self.progress = ProgressTracker()
+
+    def __repr__(self) -> str:
+        return f"SyncSession({self.state.value}, {self.connection_state.value})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the session's tasks on the running loop (idempotent)."""
+        if self.state is SessionState.ACTIVE:
+            return
+        self.state = SessionState.ACTIVE
+        name = self.realm.client_label
+        self._tasks = {
+            "stream": asyncio.create_task(self._stream_forever(), name=f"realm-sync-stream:{name}"),
+            "queries": asyncio.create_task(self._send_queries(), name=f"realm-sync-queries:{name}"),
+            "uploads": asyncio.create_task(self.realm.writes.upload_forever(self),
+                                           name=f"realm-sync-uploads:{name}"),
+        }
+        self._changed.fire()
+
+    async def _stop(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks = {}
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._set_connection(ConnectionState.DISCONNECTED)
+
+    def pause(self) -> None:
+        """Stop syncing until :meth:`resume` (no-op when already paused)."""
+        if self.state is SessionState.INACTIVE:
+            return
+        self.state = SessionState.INACTIVE
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks = {}
+        self._set_connection(ConnectionState.DISCONNECTED)
+        self._changed.fire()
+
+    def resume(self) -> None:
+        """Start syncing again after :meth:`pause` (no-op when active)."""
+        self.start()
+
+    async def close(self) -> None:
+        self.state = SessionState.INACTIVE
+        await self._stop()
+        self._changed.fire()
+
+    # ------------------------------------------------------------------ listeners
+
+    def add_connection_listener(self, callback: Callable[[ConnectionState, ConnectionState], None]
+                                ) -> Callable[[], None]:
+        """``callback(old, new)`` on every connection state change; returns a remover."""
+        self._connection_listeners.append(callback)
+        return lambda: _remove(self._connection_listeners, callback)
+
+    def add_progress_listener(self, callback: Callable[[Progress], None]) -> Callable[[], None]:
+        self._progress_listeners.append(callback)
+        return lambda: _remove(self._progress_listeners, callback)
+
+    def add_change_listener(self, callback: Callable[[set[str]], None]) -> Callable[[], None]:
+        """``callback(object_types)`` after sync applied changes to those types."""
+        self._change_listeners.append(callback)
+        return lambda: _remove(self._change_listeners, callback)
+
+    def _set_connection(self, new: ConnectionState) -> None:
+        old = self.connection_state
+        if old is new:
+            return
+        self.connection_state = new
+        for callback in list(self._connection_listeners):
+            _safely(callback, old, new)
+        self._changed.fire()
+
+    def _report_progress(self, progress: Progress) -> None:
+        for callback in list(self._progress_listeners):
+            _safely(callback, progress)
+
+    def _report_changes(self, object_types: set[str]) -> None:
+        if not object_types:
+            return
+        for callback in list(self._change_listeners):
+            _safely(callback, object_types)
+
+    # ------------------------------------------------------------------ waiting
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float | None,
+                       what: str) -> None:
+        async def until() -> None:
+            while not condition():
+                await self._changed.wait()
+
+        try:
+            await asyncio.wait_for(until(), timeout)
+        except TimeoutError:
+            raise SyncTimeoutError(f"{what} did not finish within {timeout:g} s; sync continues "
+                                   "in the background") from None
+
+    async def wait_for_download(self, timeout: float | None = None) -> None:
+        """Wait until the cache holds every change the server had when this was called."""
+        async def download() -> None:
+            await self.wait_for(lambda: self.connection_state is ConnectionState.CONNECTED, None,
+                                "connecting")
+            answer = await self.realm.authed("POST", "sync/mark",
+                                             {"client_id": self.realm.client_id})
+            target = int(answer["server_version"])
+            await self.wait_for(lambda: self.realm.cache.cursor_version >= target, None,
+                                "download")
+
+        try:
+            await asyncio.wait_for(download(), timeout)
+        except TimeoutError:
+            raise SyncTimeoutError(f"download did not finish within {timeout:g} s; sync continues "
+                                   "in the background") from None
+
+    async def wait_for_upload(self, timeout: float | None = None) -> None:
+        """Wait until every local write made before this call has been acknowledged."""
+        target = self.realm.writes.last_client_version()
+        await self.wait_for(lambda: self.realm.writes.acked_version() >= target, timeout, "upload")
+
+    # ------------------------------------------------------------------ the stream
+
+    async def _stream_forever(self) -> None:
+        while self.state is SessionState.ACTIVE:
+            self._set_connection(ConnectionState.CONNECTING)
+            try:
+                await self._stream_once()
+                delay = self.backoff.next_delay(retry_after=1.0)
+            except (ServerUnavailableError, ProtocolError) as error:
+                self.last_error = error
+                delay = self.backoff.next_delay()
+                logger.info("sync connection lost (%s); retrying in %.1f s", error, delay)
+            except _Reset as reset:
+                await self.realm.client_reset(reset.code, str(reset), reset.recovery_disabled)
+                delay = 0.0
+            except AuthError as error:
+                self.last_error = error
+                self.realm.report_error(error)
+                self.state = SessionState.INACTIVE
+                self._set_connection(ConnectionState.DISCONNECTED)
+                return
+            except RequestError as error:
+                if error.error_code == "ClientNotFound":
+                    await self.realm.client_reset(208, error.message, False)
+                    delay = 0.0
+                else:
+                    self.last_error = error
+                    self.realm.report_error(error)
+                    delay = self.backoff.next_delay()
+            self._set_connection(ConnectionState.DISCONNECTED)
+            await asyncio.sleep(delay)
+
+    async def _stream_once(self) -> None:
+        realm = self.realm
+        await realm.ensure_client_id()
+        store = realm.subscription_store
+        active = store.active
+        staged = cache_apply.staged_bootstrap(realm.cache)
+        body: dict[str, Any] = {
+            "client_id": realm.client_id,
+            "cursor": realm.cache.cursor_version,
+            "active": {"version": active.version, "queries": store.queries(active)},
+            "bootstrap": None,
+        }
+        if staged is not None and staged["step"] is not None:
+            body["bootstrap"] = {"version": staged["version"], "kind": staged["kind"],
+                                 "first_snapshot": staged["first_snapshot"],
+                                 "step": staged["step"], "after": staged["after"]}
+        async with realm.transport.stream(body, realm.user.access_token) as frames:
+            async for header, payload in frames:
+                if self.connection_state is not ConnectionState.CONNECTED:
+                    self._set_connection(ConnectionState.CONNECTED)
+                    self.backoff.reset()
+                    self._queries_wakeup.set()
+                    self._uploads_wakeup.set()
+                self._handle(header, payload)
+                self._changed.fire()
+                await asyncio.sleep(0)
+
+    def _handle(self, header: dict[str, Any], payload: bytes | None) -> None:
+        kind = header["t"]
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is None:
+            logger.debug("ignoring unknown frame %r", kind)
+            return
+        handler(header, payload)
+
+    def _on_hello(self, header: dict[str, Any], payload: bytes | None) -> None:
+        self.server_version = int(header["server_version"])
+        store = self.realm.subscription_store
+        if store.latest.version == 0:
+            store.apply(0, SubscriptionEvent.CONNECTED_EMPTY)
+
+    def _on_ping(self, header: dict[str, Any], payload: bytes | None) -> None:
+        self.server_version = max(self.server_version, int(header.get("server_version", 0)))
+
+    def _on_changes(self, header: dict[str, Any], payload: bytes | None) -> None:
+        upserts = {}
+        offset = 0
+        data = payload or b""
+        for part in header.get("upserts", []):
+            size = int(part["bytes"])
+            upserts[part["type"]] = decode_ipc(data[offset : offset + size])
+            offset += size
+        removes = header.get("removes", {})
+        version = int(header["server_version"])
+        uploaded = header.get("uploaded")
+        self.realm.apply_download(version, upserts, removes,
+                                  None if uploaded is None else int(uploaded))
+        self.server_version = max(self.server_version, version)
+        self._report_changes(set(upserts) | {t for t, pks in removes.items() if pks})
+
+    def _on_bootstrap_begin(self, header: dict[str, Any], payload: bytes | None) -> None:
+        realm = self.realm
+        staged = cache_apply.staged_bootstrap(realm.cache)
+        resumed = staged is not None and (staged["version"], staged["kind"],
+                                          staged["first_snapshot"]) == (
+            header["version"], header["kind"], header["first_snapshot"])
+        cache_apply.begin_bootstrap(realm.cache, header)
+        realm.subscription_store.apply(int(header["version"]), SubscriptionEvent.BOOTSTRAP_BEGIN)
+        already = int(staged["received"]) if resumed and staged else 0
+        self._report_progress(self.progress.begin(int(header["totals"]["rows"]), already))
+
+    def _on_batch(self, header: dict[str, Any], payload: bytes | None) -> None:
+        table = decode_ipc(payload or b"")
+        cache_apply.stage_batch(self.realm.cache, header["type"], table, int(header["step"]),
+                                header["after"])
+        self._report_progress(self.progress.advance(table.num_rows, len(payload or b"")))
+
+    def _on_remove(self, header: dict[str, Any], payload: bytes | None) -> None:
+        cache_apply.stage_removes(self.realm.cache, header["type"], header["pks"],
+                                  int(header["step"]), header["after"])
+
+    def _on_bootstrap_end(self, header: dict[str, Any], payload: bytes | None) -> None:
+        realm = self.realm
+        version = int(header["version"])
+        store = realm.subscription_store
+
+        def with_data(conn: Any) -> None:
+            store.apply(version, SubscriptionEvent.BOOTSTRAP_END, conn=conn)
+
+        added = cache_apply.apply_bootstrap(realm.cache, version, int(header["replay_from"]),
+                                            on_commit=with_data)
+        realm.after_bootstrap()
+        self._report_changes({t for t in added} if added else set())
+
+    def _on_mark(self, header: dict[str, Any], payload: bytes | None) -> None:
+        version = int(header["version"])
+        store = self.realm.subscription_store
+        if store.state(version) is SubscriptionSetState.AWAITING_MARK:
+            store.apply(version, SubscriptionEvent.MARK)
+        self.last_sync = asyncio.get_running_loop().time()
+        self._report_progress(self.progress.idle())
+
+    def _on_compensating_write(self, header: dict[str, Any], payload: bytes | None) -> None:
+        self.realm.writes.on_compensating_write(header)
+
+    def _on_query_error(self, header: dict[str, Any], payload: bytes | None) -> None:
+        self.realm.subscription_store.apply(int(header["version"]), SubscriptionEvent.REJECTED,
+                                            str(header.get("error", "rejected")))
+
+    def _on_error(self, header: dict[str, Any], payload: bytes | None) -> None:
+        action = header.get("action", "Transient")
+        message = str(header.get("error", "server error"))
+        if action in ("ClientReset", "ClientResetNoRecovery"):
+            raise _Reset(int(header.get("code", 222)), message,
+                         action == "ClientResetNoRecovery")
+        raise ServerUnavailableError(f"the server ended the session: {message}")
+
+    # ------------------------------------------------------------------ queries
+
+    async def _send_queries(self) -> None:
+        """Send each committed set once its earlier writes are uploaded (reference §5.4)."""
+        realm = self.realm
+        while True:
+            self._queries_wakeup.clear()
+            sent = int(realm.cache.get_meta("sent_query_version", 0))
+            for stored in realm.subscription_store.pending_versions(sent):
+                if realm.writes.acked_version() < stored.snapshot_client_version:
+                    break
+                if not await self._send_query(stored.version):
+                    break
+            await self._queries_wakeup.wait()
+
+    async def _send_query(self, version: int) -> bool:
+        realm = self.realm
+        store = realm.subscription_store
+        stored = store.get(version)
+        if stored is None:
+            return True
+        try:
+            await realm.ensure_client_id()
+            await realm.authed("POST", "sync/query", {"client_id": realm.client_id,
+                                                      "version": version,
+                                                      "queries": store.queries(stored)})
+        except RequestError as error:
+            if error.error_code == "BadQuery":
+                store.apply(version, SubscriptionEvent.REJECTED, error.message)
+            elif error.error_code == "ClientNotFound":
+                return False
+            else:
+                self.realm.report_error(error)
+                return False
+        except (ServerUnavailableError, AuthError):
+            return False
+        with realm.cache.transaction():
+            realm.cache.set_meta("sent_query_version", version)
+        self._changed.fire()
+        return True
+
+    def wake_queries(self) -> None:
+        self._queries_wakeup.set()
+
+    def wake_uploads(self) -> None:
+        self._uploads_wakeup.set()
+
+    @property
+    def uploads_wakeup(self) -> asyncio.Event:
+        return self._uploads_wakeup
+
+    def status(self) -> dict[str, Any]:
+        """A snapshot for widgets and ``%realm_status``."""
+        store = self.realm.subscription_store
+        latest = store.latest
+        error = self.last_error
+        return {
+            "connection_state": self.connection_state.value,
+            "session_state": self.state.value,
+            "progress": self.progress.current().as_dict(),
+            "subscription_version": latest.version,
+            "subscription_state": store.state(latest.version).value,
+            "last_sync": "" if self.last_sync is None else self.realm.clock_iso(self.last_sync),
+            "error": "" if error is None else str(error),
+            "pending_uploads": self.realm.writes.pending_count(),
+            "server_version": self.server_version,
+            "cursor": self.realm.cache.cursor_version,
+        }
+
+
+def _remove(items: list[Any], item: Any) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)
+
+
+def _safely(callback: Callable[..., Any], *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:  # a listener's bug must not stop sync
+        logger.exception("a sync listener failed")
+

@@ -1,0 +1,295 @@
+"""Document values: Extended JSON in, validated Python values, and the plain JSON form.
+
+Three representations of one document meet here:
+
+* **Extended JSON** (``{"$oid": ...}``, ``{"$date": ...}``) is what App Services
+  exports, ``mongoexport`` writes and users type; pymongo's ``bson.json_util``
+  decodes it.
+* **Python values** are what the query evaluator, the rules and the write path
+  work on: ``ObjectId``, ``uuid.UUID``, ``str``, ``int``, ``float``,
+  ``decimal.Decimal``, ``bool``, timezone-aware UTC ``datetime`` (millisecond
+  precision, as in BSON), ``dict`` for embedded objects and ``list`` for lists.
+* **Plain JSON** is what the server stores in JSON columns and what travels in
+  change messages: ObjectId and UUID as strings, decimals as strings, dates as
+  ISO-8601 text ending in ``Z``. With the schema at hand it converts back
+  losslessly, and DuckDB's ``from_json`` reads it straight into typed STRUCTs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from bson import Decimal128, Int64, ObjectId, json_util
+from bson.binary import UuidRepresentation
+from bson.json_util import JSONOptions
+
+from .errors import SchemaError
+from .schema import ObjectSchema, Property, PropertyType
+
+__all__ = [
+    "from_extended_json",
+    "from_plain",
+    "plain_value",
+    "to_extended_json",
+    "to_plain",
+    "validate_document",
+    "validate_value",
+]
+
+UTC = dt.UTC
+_EXTENDED_JSON = JSONOptions(tz_aware=True, tzinfo=UTC, uuid_representation=UuidRepresentation.STANDARD)
+_RELAXED_OUT = json_util.RELAXED_JSON_OPTIONS.with_options(uuid_representation=UuidRepresentation.STANDARD)
+
+
+def from_extended_json(text: str | bytes) -> Any:
+    """Decode Extended JSON (canonical or relaxed) into Python values."""
+    return json_util.loads(text, json_options=_EXTENDED_JSON)
+
+
+def to_extended_json(value: Any) -> str:
+    """Encode Python values as relaxed Extended JSON."""
+    return json_util.dumps(value, json_options=_RELAXED_OUT)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_document(object_schema: ObjectSchema, document: Mapping[str, Any], *,
+                      partial: bool = False) -> dict[str, Any]:
+    """Check ``document`` against ``object_schema`` and return it with normalised values.
+
+    Missing optional scalars become ``None`` and missing lists ``[]`` (unless
+    ``partial``, used for updates, where only the given fields are checked).
+
+    Raises:
+        SchemaError: a field is unknown, a required field is missing or null, or a
+            value has the wrong type. The message names the field path.
+    """
+    if not isinstance(document, Mapping):
+        raise SchemaError(f"{object_schema.name}: a document must be an object, "
+                          f"not {type(document).__name__}")
+    unknown = [name for name in document if name not in object_schema.properties]
+    if unknown:
+        raise SchemaError(f"{object_schema.name}: unknown field {unknown[0]!r}")
+    out: dict[str, Any] = {}
+    for prop in object_schema:
+        if prop.name in document:
+            out[prop.name] = validate_value(prop, document[prop.name],
+                                            f"{object_schema.name}.{prop.name}")
+        elif not partial:
+            out[prop.name] = validate_value(prop, None, f"{object_schema.name}.{prop.name}")
+    return out
+
+
+def validate_value(prop: Property, value: Any, where: str) -> Any:
+    """Normalise one value for ``prop`` (see :func:`validate_document`)."""
+    if prop.type is PropertyType.ARRAY:
+        assert prop.items is not None
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            raise SchemaError(f"{where}: expected a list, got {_describe(value)}")
+        items = [validate_value(prop.items, item, f"{where}[{i}]") for i, item in enumerate(value)]
+        if prop.unique_items:
+            unique: list[Any] = []
+            for item in items:
+                if item not in unique:
+                    unique.append(item)
+            items = unique
+        return items
+    if value is None:
+        if prop.required:
+            raise SchemaError(f"{where}: required field is missing or null")
+        return None
+    if prop.type is PropertyType.OBJECT:
+        assert prop.embedded is not None
+        if not isinstance(value, Mapping):
+            raise SchemaError(f"{where}: expected an embedded {prop.embedded.name} object, "
+                              f"got {_describe(value)}")
+        unknown = [name for name in value if name not in prop.embedded.properties]
+        if unknown:
+            raise SchemaError(f"{where}: unknown field {unknown[0]!r}")
+        return {p.name: validate_value(p, value.get(p.name), f"{where}.{p.name}")
+                for p in prop.embedded}
+    return _scalar(prop.type, value, where)
+
+
+def _scalar(kind: PropertyType, value: Any, where: str) -> Any:
+    try:
+        converted = _SCALARS[kind](value)
+    except (TypeError, ValueError, decimal.InvalidOperation, OverflowError) as error:
+        raise SchemaError(f"{where}: expected {kind}, got {_describe(value)}") from error
+    return converted
+
+
+def _object_id(value: Any) -> ObjectId:
+    if isinstance(value, ObjectId):
+        return value
+    if isinstance(value, str) and ObjectId.is_valid(value):
+        return ObjectId(value)
+    raise TypeError(value)
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        return uuid.UUID(value)
+    raise TypeError(value)
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, Int64 | int):
+        if not -(2**63) <= int(value) < 2**63:
+            raise OverflowError(value)
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(value)
+
+
+def _double(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(value)
+
+
+def _decimal(value: Any) -> decimal.Decimal:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, Decimal128):
+        return value.to_decimal()
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ValueError(value)
+        return value
+    if isinstance(value, int):
+        return decimal.Decimal(value)
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value))
+    if isinstance(value, str):
+        result = decimal.Decimal(value)
+        if not result.is_finite():
+            raise ValueError(value)
+        return result
+    raise TypeError(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(value)
+
+
+def _date(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        instant: dt.datetime = value.astimezone(UTC)
+        return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+    raise TypeError(value)
+
+
+_SCALARS = {
+    PropertyType.OBJECT_ID: _object_id,
+    PropertyType.UUID: _uuid,
+    PropertyType.STRING: _string,
+    PropertyType.INT: _integer,
+    PropertyType.LONG: _integer,
+    PropertyType.DOUBLE: _double,
+    PropertyType.DECIMAL: _decimal,
+    PropertyType.BOOL: _bool,
+    PropertyType.DATE: _date,
+}
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+# --------------------------------------------------------------------------- plain JSON
+
+
+def plain_value(value: Any) -> Any:
+    """One Python value in plain JSON form (schema-free: used for keys and literals)."""
+    if isinstance(value, ObjectId | uuid.UUID | decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return format_date(value)
+    if isinstance(value, Mapping):
+        return {k: plain_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_value(v) for v in value]
+    return value
+
+
+def format_date(value: dt.datetime) -> str:
+    """ISO-8601 with milliseconds and a ``Z``: fixed width, so text order is time order."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def to_plain(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A validated document in plain JSON form."""
+    return {k: plain_value(v) for k, v in document.items()}
+
+
+def from_plain(object_schema: ObjectSchema, document: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`to_plain`: typed Python values again, following the schema."""
+    return {name: _from_plain_value(object_schema.properties[name], value)
+            for name, value in document.items() if name in object_schema.properties}
+
+
+def _from_plain_value(prop: Property, value: Any) -> Any:
+    if value is None:
+        return [] if prop.type is PropertyType.ARRAY else None
+    if prop.type is PropertyType.ARRAY:
+        assert prop.items is not None
+        return [_from_plain_value(prop.items, v) for v in value]
+    if prop.type is PropertyType.OBJECT:
+        assert prop.embedded is not None
+        return {p.name: _from_plain_value(p, value.get(p.name)) for p in prop.embedded}
+    if prop.type is PropertyType.OBJECT_ID:
+        return ObjectId(value)
+    if prop.type is PropertyType.UUID:
+        return uuid.UUID(value)
+    if prop.type is PropertyType.DECIMAL:
+        return decimal.Decimal(value)
+    if prop.type is PropertyType.DATE:
+        return _date(value)
+    if prop.type is PropertyType.DOUBLE:
+        return float(value)
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON of plain values (orjson: this sits on hot paths)."""
+    return orjson.dumps(value, default=plain_value, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def loads(data: str | bytes) -> Any:
+    return orjson.loads(data)

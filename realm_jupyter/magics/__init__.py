@@ -1,0 +1,1 @@
+"""IPython magics (see docs/magics.md)."""

@@ -1,0 +1,1 @@
+"""The self-hostable Flexible Sync server: app directory, auth, rules, sync endpoints, storage."""

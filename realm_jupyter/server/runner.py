@@ -1,0 +1,95 @@
+"""Run a server with uvicorn: in the foreground (the CLI) or as a task (tests, benchmarks).
+
+SIGTERM drains: sessions get a ``Transient`` error frame so their clients reconnect
+(to another process, behind a balancer), then the listener closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+__all__ = ["RunningServer", "free_port", "serve_forever", "start_server"]
+
+logger = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending our never-ending streams first when asked to exit.
+
+    ``embedded`` servers (tests, benchmarks) leave the process's signal handlers alone.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, embedded: bool = False) -> None:
+        super().__init__(config)
+        self.embedded = embedded
+
+    def capture_signals(self) -> Any:
+        if self.embedded:
+            return contextlib.nullcontext()
+        return super().capture_signals()
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        service = _service(self)
+        if service is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_soon_threadsafe(lambda: loop.create_task(service.shutdown()))
+        super().handle_exit(sig, frame)
+
+
+def _service(server: uvicorn.Server) -> Any:
+    app: Any = server.config.app
+    return getattr(getattr(app, "state", None), "service", None)
+
+
+def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                          timeout_graceful_shutdown=5, access_log=False, loop="asyncio")
+
+
+@dataclass
+class RunningServer:
+    """A server running as a task on the current loop."""
+
+    server: _Server
+    task: asyncio.Task[None]
+    url: str
+
+    async def stop(self) -> None:
+        service = _service(self.server)
+        if service is not None:
+            await service.shutdown()
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_server(app: Starlette, host: str = "127.0.0.1", port: int | None = None,
+                       log_level: str = "warning") -> RunningServer:
+    """Start ``app`` on the running loop and return once it accepts connections."""
+    port = port or free_port(host)
+    server = _Server(_config(app, host, port, log_level), embedded=True)
+    task = asyncio.create_task(server.serve(), name=f"realm-server-{port}")
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped during start-up")
+        await asyncio.sleep(0.01)
+    return RunningServer(server, task, f"http://{host}:{port}")
+
+
+def serve_forever(app: Starlette, host: str, port: int, log_level: str = "info") -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (used by ``realm-jupyter serve``)."""
+    _Server(_config(app, host, port, log_level)).run()

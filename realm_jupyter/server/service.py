@@ -1,0 +1,164 @@
+"""The sync service: what the sync routes do, independent of HTTP.
+
+Holds the app, the store, auth and the shared history feed of one server
+process. Routes translate requests into calls here and results into frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..documents import to_plain
+from ..errors import QueryError, StorageError
+from ..query import check_subscription
+from ..wire import PROTOCOL_VERSION
+from .appdir import AppConfig
+from .auth import Auth, new_id
+from .feed import HistoryFeed
+from .http import ApiError
+from .rules import SessionRules
+from .session import BootstrapResume, StreamSession
+from .storage import ClientRecord, Event, Store, UserRecord
+from .views import View
+
+__all__ = ["SyncService"]
+
+logger = logging.getLogger(__name__)
+
+
+class SyncService:
+    def __init__(self, app: AppConfig, store: Store, auth: Auth) -> None:
+        self.app = app
+        self.store = store
+        self.auth = auth
+        self.feed = HistoryFeed(store, app.schema)
+        self.shutting_down = asyncio.Event()
+        self.sessions = 0
+
+    # ------------------------------------------------------------------ identity
+
+    async def user(self, token: str) -> UserRecord:
+        """The user behind an access token (401 when the token or the user is not valid)."""
+        from ..errors import AuthError
+        from .http import auth_error
+
+        try:
+            user_id = self.auth.verify_access(token)
+        except AuthError as error:
+            raise auth_error(error) from None
+        user = await self.store.get_user(user_id)
+        if user is None or user.disabled:
+            raise ApiError(401, "InvalidSession", "the user of this token no longer exists")
+        return user
+
+    async def custom_data(self, user: UserRecord) -> dict[str, Any]:
+        """``%%user.custom_data``: from the custom user data collection when configured."""
+        config = self.app.custom_user_data
+        if config is None:
+            return dict(user.custom_data)
+        found = await self.store.find_documents(config.object_type, config.user_id_field, user.id,
+                                                limit=1)
+        return to_plain(found[0]) if found else {}
+
+    async def rules(self, user: UserRecord) -> SessionRules:
+        return SessionRules(self.app, user, await self.custom_data(user))
+
+    async def client(self, user: UserRecord, body: Mapping[str, Any]) -> ClientRecord:
+        client_id = body.get("client_id")
+        if not isinstance(client_id, str):
+            raise ApiError(400, "InvalidParameter", "client_id is required")
+        client = await self.store.get_client(client_id)
+        if client is None:
+            raise ApiError(404, "ClientNotFound", f"unknown client {client_id}: the client must "
+                                                  "reset", sync_code=208)
+        if client.user_id != user.id:
+            raise ApiError(403, "Forbidden", "this client belongs to another user")
+        return client
+
+    # ------------------------------------------------------------------ sync verbs
+
+    async def register_client(self, user: UserRecord) -> str:
+        client_id = new_id()
+        await self.store.create_client(client_id, user.id)
+        return client_id
+
+    async def submit_query(self, user: UserRecord, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a subscription set and record it as the client's desired set."""
+        _check_protocol(body)
+        client = await self.client(user, body)
+        version = body.get("version")
+        queries = body.get("queries")
+        if not isinstance(version, int) or version < 1:
+            raise ApiError(400, "InvalidParameter", "version must be a positive integer")
+        if not isinstance(queries, dict) or not all(
+                isinstance(t, str) and isinstance(qs, list) and all(isinstance(q, str) for q in qs)
+                for t, qs in queries.items()):
+            raise ApiError(400, "InvalidParameter",
+                           "queries must map object types to lists of query strings")
+        canonical: dict[str, list[str]] = {}
+        for object_type, texts in sorted(queries.items()):
+            if object_type not in self.app.collections:
+                raise ApiError(400, "BadQuery", f"unknown object type {object_type!r}",
+                               version=version, object_type=object_type)
+            rendered = set()
+            for text in texts:
+                try:
+                    parsed = check_subscription(text, self.app.schema, object_type, self.app.sync)
+                except QueryError as error:
+                    raise ApiError(400, "BadQuery", f"Invalid query for {object_type}: "
+                                   f"{error.message}", version=version, object_type=object_type,
+                                   query=text, position=error.position,
+                                   construct=getattr(error, "construct", None)) from None
+                rendered.add(parsed.render())
+            if rendered:
+                canonical[object_type] = sorted(rendered)
+        if version > client.desired_version:
+            await self.store.set_desired_queries(client.id, version, canonical)
+            await self.store.publish(Event("client", client.id))
+        return {"version": version}
+
+    async def open_stream(self, user: UserRecord, body: Mapping[str, Any]) -> StreamSession:
+        _check_protocol(body)
+        client = await self.client(user, body)
+        cursor = body.get("cursor", 0)
+        active = body.get("active") or {"version": 0, "queries": {}}
+        if not isinstance(cursor, int) or cursor < 0 or not isinstance(active, dict):
+            raise ApiError(400, "InvalidParameter", "cursor and active are malformed")
+        rules = await self.rules(user)
+        try:
+            view = View.build(rules, int(active.get("version", 0)), active.get("queries") or {})
+            resume = BootstrapResume.parse(body.get("bootstrap"))
+        except (QueryError, KeyError, TypeError, ValueError) as error:
+            raise ApiError(400, "InvalidParameter", f"malformed active set or bootstrap: {error}") \
+                from None
+        return StreamSession(store=self.store, feed=self.feed, rules=rules, client_id=client.id,
+                             cursor=cursor, active=view, resume=resume,
+                             view_hash=client.view_hash, shutting_down=self.shutting_down)
+
+    async def upload(self, user: UserRecord, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Integrate uploaded changesets (the write path)."""
+        _check_protocol(body)
+        client = await self.client(user, body)
+        from .uploads import integrate
+
+        return await integrate(self, user, client, body)
+
+    async def mark(self, user: UserRecord, body: Mapping[str, Any]) -> dict[str, Any]:
+        await self.client(user, body)
+        return {"server_version": await self.store.latest_version()}
+
+    async def shutdown(self) -> None:
+        self.shutting_down.set()
+        with contextlib.suppress(StorageError):
+            await self.store.publish(Event("shutdown", ""))
+
+
+def _check_protocol(body: Mapping[str, Any]) -> None:
+    version = body.get("protocol", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
+        raise ApiError(400, "ProtocolVersion", f"protocol version {version!r} is not supported "
+                                               f"(this server speaks {PROTOCOL_VERSION})")

@@ -1,0 +1,264 @@
+"""One client's download stream: bootstraps, steady-state changes, marks (docs/protocol.md §5).
+
+A session holds nothing that cannot be rebuilt: the client sends its cursor and
+active set when it connects, and the store holds the set it wants next. So any
+server process can serve any reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..query.ast import And, Constant, Not, Predicate
+from ..query.compiler import compile_predicate
+from ..query.dialects import PostgreSQLDialect, SQLiteDialect
+from ..wire import PROTOCOL_VERSION, encode_frame, encode_ipc
+from .feed import HistoryFeed
+from .rules import SessionRules
+from .storage import Event, Snapshot, Store
+from .storage.events import Subscription
+from .views import FeedEntry, View, collect_changes
+
+__all__ = ["BootstrapResume", "StreamSession"]
+
+logger = logging.getLogger(__name__)
+
+PING_SECONDS = 15.0
+BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class BootstrapResume:
+    version: int
+    kind: str
+    first_snapshot: int
+    step: int
+    after: Any
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None) -> BootstrapResume | None:
+        if not data:
+            return None
+        return cls(int(data["version"]), str(data["kind"]), int(data["first_snapshot"]),
+                   int(data["step"]), data.get("after"))
+
+
+@dataclass(frozen=True)
+class _Step:
+    action: str  # "add" | "remove"
+    object_type: str
+    predicate: Predicate
+
+
+class StreamSession:
+    """Produces the frames of one stream. ``frames()`` runs until the client goes away."""
+
+    def __init__(self, *, store: Store, feed: HistoryFeed, rules: SessionRules, client_id: str,
+                 cursor: int, active: View, resume: BootstrapResume | None,
+                 view_hash: str | None, shutting_down: asyncio.Event) -> None:
+        self.store = store
+        self.feed = feed
+        self.rules = rules
+        self.schema = rules.app.schema
+        self.client_id = client_id
+        self.cursor = cursor
+        self.view = active
+        self.resume = resume
+        self.view_hash = view_hash
+        self.shutting_down = shutting_down
+        dialect = store.dialect
+        self.dialect = SQLiteDialect() if dialect == "sqlite" else PostgreSQLDialect("numeric")
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        with self.store.subscribe() as events:
+            async for frame in self._frames(events):
+                yield frame
+
+    async def _frames(self, events: Subscription) -> AsyncIterator[bytes]:
+        latest = await self.store.latest_version()
+        trimmed = await self.store.trimmed_through()
+        yield encode_frame({"t": "hello", "server_version": latest, "trimmed_through": trimmed,
+                            "protocol": PROTOCOL_VERSION})
+        if self.view.version > 0 and self.cursor < trimmed:
+            yield self._reset_frame(222, "the client has been offline longer than the server "
+                                         "keeps history")
+            return
+        if self.view.version == 0 and self.cursor < trimmed:
+            self.cursor = trimmed  # nothing in view: nothing to replay
+        fingerprint = self.rules.fingerprint()
+        permissions_changed = (self.view.version > 0 and self.view_hash is not None
+                               and self.view_hash != fingerprint)
+        check_client = True
+        waiter: asyncio.Task[Event] | None = None
+        try:
+            while not self.shutting_down.is_set():
+                if check_client:
+                    check_client = False
+                    client = await self.store.get_client(self.client_id)
+                    if client is None:
+                        yield self._reset_frame(208, "the client is unknown to this server")
+                        return
+                    if client.desired_version > self.view.version or permissions_changed:
+                        target = self.view
+                        if client.desired_version > self.view.version:
+                            target = View.build(self.rules, client.desired_version,
+                                                client.desired_queries)
+                        full = self.view.version == 0 or permissions_changed
+                        async for frame in self._bootstrap(target, "full" if full else "diff"):
+                            yield frame
+                        permissions_changed = False
+                        if self.view_hash != fingerprint:
+                            await self.store.set_view_hash(self.client_id, fingerprint)
+                            self.view_hash = fingerprint
+                        latest = max(latest, await self.store.latest_version())
+                        async for frame in self._catch_up(latest):
+                            yield frame
+                        yield encode_frame({"t": "mark", "version": self.view.version,
+                                            "server_version": self.cursor})
+                        check_client = True
+                        continue
+                if latest > self.cursor:
+                    async for frame in self._catch_up(latest):
+                        yield frame
+                    continue
+                if waiter is None:
+                    waiter = asyncio.ensure_future(events.get())
+                done, _ = await asyncio.wait({waiter}, timeout=PING_SECONDS)
+                if not done:
+                    yield encode_frame({"t": "ping", "server_version": self.cursor})
+                    continue
+                event, waiter = waiter.result(), None
+                if event.kind == "history":
+                    latest = max(latest, int(event.value))
+                elif event.kind == "client" and event.value == self.client_id:
+                    check_client = True
+            yield encode_frame({"t": "error", "code": 200, "action": "Transient",
+                                "error": "the server is shutting down"})
+        finally:
+            if waiter is not None:
+                waiter.cancel()
+
+    def _reset_frame(self, code: int, message: str) -> bytes:
+        disabled = self.rules.app.sync.is_recovery_mode_disabled
+        return encode_frame({"t": "error", "code": code, "error": message,
+                             "action": "ClientResetNoRecovery" if disabled else "ClientReset"})
+
+    # ------------------------------------------------------------------ steady state
+
+    async def _catch_up(self, latest: int) -> AsyncIterator[bytes]:
+        """Send history up to ``latest`` under the current view, a frame per page."""
+        while self.cursor < latest:
+            entries = await self.feed.read(self.cursor, latest)
+            upto = entries[-1].entry.version if entries and len(entries) >= 5_000 else latest
+            async for frame in self._changes(entries, upto):
+                yield frame
+
+    async def _changes(self, entries: list[FeedEntry], upto: int) -> AsyncIterator[bytes]:
+        batch = collect_changes(entries, self.view, self.rules, upto)
+        header, payload = batch.frame(self.schema)
+        self.cursor = upto
+        yield encode_frame(header, payload)
+
+    # ------------------------------------------------------------------ bootstraps
+
+    async def _bootstrap(self, target: View, kind: str) -> AsyncIterator[bytes]:
+        snapshot = await asyncio.to_thread(self.store.snapshot)
+        try:
+            async for frame in self._bootstrap_from(snapshot, target, kind):
+                yield frame
+        finally:
+            await asyncio.to_thread(snapshot.close)
+
+    async def _bootstrap_from(self, snapshot: Snapshot, target: View,
+                              kind: str) -> AsyncIterator[bytes]:
+        resume = self.resume
+        self.resume = None
+        if resume is not None and (resume.version != target.version or resume.kind != kind):
+            resume = None
+        first = resume.first_snapshot if resume else snapshot.version
+        if kind == "diff":
+            while self.cursor < snapshot.version:  # the old view, caught up to the snapshot
+                entries = [FeedEntry.decode(self.schema, e)
+                           for e in await asyncio.to_thread(snapshot.history, self.cursor, 5_000)]
+                upto = entries[-1].entry.version if len(entries) == 5_000 else snapshot.version
+                async for frame in self._changes(entries, upto):
+                    yield frame
+        steps = self._steps(target, kind)
+        start = resume.step if resume else 0
+        compiled = [compile_predicate(step.predicate, self.schema[step.object_type], self.dialect)
+                    for step in steps]
+        counts = []
+        for index, (step, (where, params, _)) in enumerate(zip(steps, compiled, strict=True)):
+            counts.append(0 if index < start else await asyncio.to_thread(
+                snapshot.count, self.schema[step.object_type], where, params))
+        totals = {"rows": sum(c for s, c in zip(steps, counts, strict=True) if s.action == "add"),
+                  "removes": sum(c for s, c in zip(steps, counts, strict=True)
+                                 if s.action == "remove"),
+                  "types": {s.object_type: c for s, c in zip(steps, counts, strict=True)
+                            if s.action == "add"}}
+        yield encode_frame({"t": "bootstrap_begin", "version": target.version, "kind": kind,
+                            "snapshot": snapshot.version, "first_snapshot": first,
+                            "totals": totals})
+        received = 0
+        for index, (step, (where, params, functions)) in enumerate(zip(steps, compiled,
+                                                                       strict=True)):
+            if index < start:
+                continue
+            after = resume.after if resume is not None and index == resume.step else None
+            object_schema = self.schema[step.object_type]
+            if step.action == "add":
+                hidden = self.rules[step.object_type].hidden_fields
+                batches = snapshot.batches(object_schema, where, params, functions=functions,
+                                           hidden=hidden, after=after, batch_rows=BATCH_ROWS)
+                async for table in _iterate(batches):
+                    received += table.num_rows
+                    last = table.column(object_schema.primary_key)[-1].as_py()
+                    yield encode_frame({"t": "batch", "version": target.version,
+                                        "type": step.object_type, "rows": table.num_rows,
+                                        "step": index, "after": last, "received": received},
+                                       encode_ipc(table))
+            else:
+                pks = snapshot.pks(object_schema, where, params, functions=functions, after=after,
+                                   batch_rows=BATCH_ROWS)
+                async for chunk in _iterate(pks):
+                    yield encode_frame({"t": "remove", "version": target.version,
+                                        "type": step.object_type, "pks": chunk, "step": index,
+                                        "after": chunk[-1]})
+        yield encode_frame({"t": "bootstrap_end", "version": target.version,
+                            "snapshot": snapshot.version, "replay_from": first})
+        self.view = target
+        self.cursor = first
+
+    def _steps(self, target: View, kind: str) -> list[_Step]:
+        steps = []
+        for object_type in sorted(self.rules.access):
+            new = target.predicate(object_type)
+            old = self.view.predicate(object_type)
+            if kind == "full":
+                steps.append(_Step("add", object_type, new))
+                continue
+            steps.append(_Step("add", object_type, _and_not(new, old)))
+            steps.append(_Step("remove", object_type, _and_not(old, new)))
+        return [s for s in steps if not (isinstance(s.predicate, Constant) and not s.predicate.value)]
+
+
+def _and_not(include: Predicate, exclude: Predicate) -> Predicate:
+    if isinstance(include, Constant) and not include.value:
+        return include
+    if isinstance(exclude, Constant):
+        return Constant(False) if exclude.value else include
+    return And((include, Not(exclude)))
+
+
+async def _iterate(iterator: Iterator[Any]) -> AsyncIterator[Any]:
+    """Pull a blocking iterator one item at a time on a worker thread."""
+    done = object()
+    while True:
+        item = await asyncio.to_thread(next, iterator, done)
+        if item is done:
+            return
+        yield item

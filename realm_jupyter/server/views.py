@@ -1,0 +1,132 @@
+"""A session's view: the documents a client holds for one subscription set.
+
+Per object type: (subscription 1 OR subscription 2 …) AND readable-by-this-user.
+The same predicate is compiled to SQL for bootstraps and evaluated in Python for
+changed documents, so both paths agree on what is in view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..documents import from_plain
+from ..query import parse
+from ..query.ast import Constant, Predicate
+from ..query.evaluate import evaluate
+from ..schema import Schema
+from ..wire import encode_ipc, rows_to_arrow
+from .rules import SessionRules, view_predicate
+from .storage import HistoryEntry
+
+__all__ = ["ChangeBatch", "FeedEntry", "View", "collect_changes"]
+
+
+@dataclass(frozen=True)
+class View:
+    """The view of subscription set ``version`` for one session."""
+
+    version: int
+    queries: Mapping[str, tuple[str, ...]]
+    predicates: Mapping[str, Predicate]
+
+    @classmethod
+    def build(cls, rules: SessionRules, version: int,
+              queries: Mapping[str, Iterable[str]]) -> View:
+        texts = {t: tuple(qs) for t, qs in queries.items() if t in rules.access and tuple(qs)}
+        predicates = {
+            object_type: view_predicate([parse(text).predicate for text in texts.get(object_type, ())],
+                                        rules[object_type].readable)
+            for object_type in rules.access
+        }
+        return cls(version, texts, predicates)
+
+    @classmethod
+    def empty(cls, rules: SessionRules) -> View:
+        return cls.build(rules, 0, {})
+
+    def predicate(self, object_type: str) -> Predicate:
+        return self.predicates.get(object_type, Constant(False))
+
+    def contains(self, object_type: str, document: Mapping[str, Any] | None) -> bool:
+        if document is None:
+            return False
+        predicate = self.predicate(object_type)
+        if isinstance(predicate, Constant):
+            return predicate.value
+        return evaluate(predicate, document)
+
+
+@dataclass
+class FeedEntry:
+    """A history entry with its documents decoded once for every session that reads it."""
+
+    entry: HistoryEntry
+    doc: dict[str, Any] | None
+    prev: dict[str, Any] | None
+
+    @classmethod
+    def decode(cls, schema: Schema, entry: HistoryEntry) -> FeedEntry:
+        object_schema = schema.types.get(entry.object_type)
+        if object_schema is None:
+            return cls(entry, None, None)
+        doc = None if entry.doc is None else from_plain(object_schema, entry.doc)
+        prev = None if entry.prev is None else from_plain(object_schema, entry.prev)
+        return cls(entry, doc, prev)
+
+
+@dataclass
+class ChangeBatch:
+    """What a range of history means for one session: final upserts and removes."""
+
+    server_version: int
+    upserts: dict[str, dict[Any, Mapping[str, Any]]] = field(default_factory=dict)
+    removes: dict[str, dict[Any, None]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.upserts and not self.removes
+
+    def frame(self, schema: Schema) -> tuple[dict[str, Any], bytes | None]:
+        """The ``changes`` frame header and its payload."""
+        header: dict[str, Any] = {"t": "changes", "server_version": self.server_version,
+                                  "upserts": [], "removes": {}}
+        chunks: list[bytes] = []
+        for object_type, rows in sorted(self.upserts.items()):
+            if not rows:
+                continue
+            chunk = encode_ipc(rows_to_arrow(schema[object_type], list(rows.values())))
+            header["upserts"].append({"type": object_type, "rows": len(rows), "bytes": len(chunk)})
+            chunks.append(chunk)
+        for object_type, pks in sorted(self.removes.items()):
+            if pks:
+                header["removes"][object_type] = list(pks)
+        return header, (b"".join(chunks) if chunks else None)
+
+
+def collect_changes(entries: Iterable[FeedEntry], view: View, rules: SessionRules,
+                    server_version: int) -> ChangeBatch:
+    """Apply Realm's view logic to history: in view after → upsert; was in view → remove."""
+    batch = ChangeBatch(server_version)
+    for item in entries:
+        entry = item.entry
+        object_type = entry.object_type
+        if object_type not in rules.access:
+            continue
+        after = view.contains(object_type, item.doc)
+        before = view.contains(object_type, item.prev)
+        upserts = batch.upserts.setdefault(object_type, {})
+        removes = batch.removes.setdefault(object_type, {})
+        if after:
+            assert entry.doc is not None
+            hidden = rules[object_type].hidden_fields
+            document = {k: (None if k in hidden else v) for k, v in entry.doc.items()}
+            removes.pop(entry.pk, None)
+            upserts[entry.pk] = document
+        elif before:
+            upserts.pop(entry.pk, None)
+            removes[entry.pk] = None
+    batch.upserts = {t: rows for t, rows in batch.upserts.items() if rows}
+    batch.removes = {t: pks for t, pks in batch.removes.items() if pks}
+    return batch
