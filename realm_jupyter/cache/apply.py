@@ -109,11 +109,12 @@ def begin_bootstrap(cache: Cache, header: Mapping[str, Any]) -> None:
 
 
 def staged_bootstrap(cache: Cache) -> dict[str, Any] | None:
-    row = cache.connection.execute(
+    rows = cache.connection.execute(
         f"SELECT version, kind, first_snapshot, snapshot, step, after, received, totals "
-        f"FROM {META}.bootstrap").fetchone()
-    if row is None:
+        f"FROM {META}.bootstrap").fetchall()
+    if not rows:
         return None
+    row = rows[0]
     return {"version": row[0], "kind": row[1], "first_snapshot": row[2], "snapshot": row[3],
             "step": row[4], "after": None if row[5] is None else orjson.loads(row[5]),
             "received": row[6], "totals": orjson.loads(row[7])}
@@ -169,8 +170,7 @@ def apply_bootstrap(cache: Cache, version: int, replay_from: int,
                 if removes:
                     _log(conn, None, object_schema.name, "remove", None, len(removes), "bootstrap")
                 conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {stage})")
-            count = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()
-            rows = int(count[0]) if count else 0
+            rows = int(conn.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0])
             if rows:
                 conn.execute(f"INSERT INTO {target} SELECT * FROM {stage}")
                 _log(conn, None, object_schema.name, "bootstrap", None, rows, "bootstrap")

@@ -138,9 +138,9 @@ class Cache:
     # ------------------------------------------------------------------ metadata
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self.connection.execute(f"SELECT value FROM {META}.meta WHERE key = ?",
-                                      [key]).fetchone()
-        return default if row is None else orjson.loads(row[0])
+        rows = self.connection.execute(f"SELECT value FROM {META}.meta WHERE key = ?",
+                                       [key]).fetchall()
+        return default if not rows else orjson.loads(rows[0][0])
 
     def set_meta(self, key: str, value: Any) -> None:
         self.connection.execute(

@@ -275,9 +275,9 @@ class Realm:
     def count(self, object_type: str, query: str = "TRUEPREDICATE", *args: Any) -> int:
         object_schema = self.schema[object_type]
         compiled = parse(query).compile(object_schema, None, "duckdb", *args)
-        row = self.cache.execute(f"SELECT count(*) FROM {self.cache.table(object_type)} "
-                                 f"WHERE {compiled.where}", list(compiled.where_params)).fetchone()
-        return int(row[0]) if row else 0
+        rows = self.cache.execute(f"SELECT count(*) FROM {self.cache.table(object_type)} "
+                                  f"WHERE {compiled.where}", list(compiled.where_params)).fetchall()
+        return int(rows[0][0])
 
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """DuckDB SQL over the cache (one table per object type).
@@ -310,9 +310,9 @@ class Realm:
     def row_counts(self) -> dict[str, int]:
         out = {}
         for object_schema in self.schema:
-            row = self.cache.execute(f"SELECT count(*) FROM "
-                                     f"{self.cache.table(object_schema.name)}").fetchone()
-            out[object_schema.name] = int(row[0]) if row else 0
+            rows = self.cache.execute(f"SELECT count(*) FROM "
+                                      f"{self.cache.table(object_schema.name)}").fetchall()
+            out[object_schema.name] = int(rows[0][0])
         return out
 
     # ------------------------------------------------------------------ writing

@@ -54,8 +54,8 @@ def backup(realm: Realm) -> Path:
     conn = realm.cache.connection
     conn.execute(f"ATTACH '{target.as_posix()}' AS realm_backup")
     try:
-        database = conn.execute("SELECT current_database()").fetchone()
-        conn.execute(f"COPY FROM DATABASE \"{database[0] if database else 'main'}\" TO realm_backup")
+        database = conn.execute("SELECT current_database()").fetchall()[0][0]
+        conn.execute(f'COPY FROM DATABASE "{database}" TO realm_backup')
     finally:
         conn.execute("DETACH realm_backup")
     return target

@@ -184,17 +184,17 @@ class WriteQueue:
     # ------------------------------------------------------------------ reading state
 
     def last_client_version(self) -> int:
-        row = self.cache.connection.execute(
-            f"SELECT max(client_version) FROM {META}.upload_queue").fetchone()
-        queued = int(row[0]) if row and row[0] is not None else 0
+        value = self.cache.connection.execute(
+            f"SELECT max(client_version) FROM {META}.upload_queue").fetchall()[0][0]
+        queued = int(value) if value is not None else 0
         return max(queued, self.acked_version())
 
     def acked_version(self) -> int:
         return int(self.cache.get_meta("upload_acked", 0))
 
     def pending_count(self) -> int:
-        row = self.cache.connection.execute(f"SELECT count(*) FROM {META}.upload_queue").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.cache.connection.execute(f"SELECT count(*) FROM {META}.upload_queue").fetchall()
+        return int(rows[0][0])
 
     def _pending(self, conn: duckdb.DuckDBPyConnection) -> list[tuple[int, list[Operation]]]:
         rows = conn.execute(f"SELECT client_version, ops FROM {META}.upload_queue "
@@ -215,9 +215,10 @@ class WriteQueue:
         result = connection.execute(
             f"SELECT * FROM {self.cache.table(object_type)} WHERE "
             f"{ddl.quote(object_schema.primary_key)} = ?", [key])
-        row = result.fetchone()
+        rows = result.fetchall()
         document = None
-        if row is not None:
+        if rows:
+            row = rows[0]
             names = [d[0] for d in result.description]
             document = validate_document(object_schema, dict(zip(names, row, strict=True)))
         for operation in pending:
@@ -383,8 +384,8 @@ class WriteQueue:
                 exists = conn.execute(
                     f"SELECT 1 FROM {META}.rejected_writes WHERE object_type = ? AND "
                     "primary_key = ? AND client_version = ?",
-                    [write["object_type"], key, write.get("client_version")]).fetchone()
-                if exists is None:
+                    [write["object_type"], key, write.get("client_version")]).fetchall()
+                if not exists:
                     conn.execute(f"INSERT INTO {META}.rejected_writes VALUES (?, ?, ?, ?, ?, ?)",
                                  [write["object_type"], key, write["reason"],
                                   write.get("server_version"), write.get("client_version"),

@@ -158,7 +158,7 @@ class StreamSession:
                 yield frame
 
     async def _changes(self, entries: list[FeedEntry], upto: int) -> AsyncIterator[bytes]:
-        batch = collect_changes(entries, self.view, self.rules, upto)
+        batch = collect_changes(entries, self.view, self.rules, upto, self.client_id)
         header, payload = batch.frame(self.schema)
         self.cursor = upto
         yield encode_frame(header, payload)

@@ -83,6 +83,7 @@ class ChangeBatch:
     server_version: int
     upserts: dict[str, dict[Any, Mapping[str, Any]]] = field(default_factory=dict)
     removes: dict[str, dict[Any, None]] = field(default_factory=dict)
+    uploaded: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -92,6 +93,8 @@ class ChangeBatch:
         """The ``changes`` frame header and its payload."""
         header: dict[str, Any] = {"t": "changes", "server_version": self.server_version,
                                   "upserts": [], "removes": {}}
+        if self.uploaded is not None:
+            header["uploaded"] = self.uploaded
         chunks: list[bytes] = []
         for object_type, rows in sorted(self.upserts.items()):
             if not rows:
@@ -106,16 +109,28 @@ class ChangeBatch:
 
 
 def collect_changes(entries: Iterable[FeedEntry], view: View, rules: SessionRules,
-                    server_version: int) -> ChangeBatch:
-    """Apply Realm's view logic to history: in view after → upsert; was in view → remove."""
+                    server_version: int, client_id: str | None = None) -> ChangeBatch:
+    """Apply Realm's view logic to history: in view after → upsert; was in view → remove.
+
+    A *revert* entry (a compensating write) concerns only the client that wrote: it
+    gets the object's real state if in view, else its removal. ``uploaded`` reports
+    the highest of this client's changesets the range contains.
+    """
     batch = ChangeBatch(server_version)
     for item in entries:
         entry = item.entry
         object_type = entry.object_type
+        mine = client_id is not None and entry.client_id == client_id
+        if mine and entry.client_version is not None:
+            batch.uploaded = max(batch.uploaded or 0, entry.client_version)
         if object_type not in rules.access:
             continue
         after = view.contains(object_type, item.doc)
         before = view.contains(object_type, item.prev)
+        if entry.revert:
+            if not mine:
+                continue
+            before = True
         upserts = batch.upserts.setdefault(object_type, {})
         removes = batch.removes.setdefault(object_type, {})
         if after:

@@ -87,6 +87,7 @@ class HistoryEntry:
     client_id: str | None = None
     client_version: int | None = None
     timestamp: int = 0
+    revert: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,26 @@ class WriteTransaction(abc.ABC):
     def get(self, object_type: str, pks: Sequence[Any]) -> dict[Any, dict[str, Any]]:
         """Current documents (Python values) by primary key; missing keys are absent."""
 
+    version: int
+
     @abc.abstractmethod
-    def put(self, change: Change, prev: Mapping[str, Any] | None) -> None:
-        """Write or delete one document and record it in the history."""
+    def put(self, change: Change, prev: Mapping[str, Any] | None, *, revert: bool = False) -> None:
+        """Write or delete one document and record it in the history.
+
+        With ``revert`` the document is not changed: the history records its current
+        state for the writing client only (a compensating write).
+        """
+
+    @abc.abstractmethod
+    def claim_upload(self, client_id: str, client_version: int) -> bool:
+        """Mark a client's changeset as integrated; False when it already was."""
+
+    @abc.abstractmethod
+    def get_clock(self, object_type: str, pk: Any) -> str | None:
+        """The conflict-resolution clock of one object (JSON text)."""
+
+    @abc.abstractmethod
+    def set_clock(self, object_type: str, pk: Any, clock: str) -> None: ...
 
     @abc.abstractmethod
     def get_state(self, key: str) -> str | None:

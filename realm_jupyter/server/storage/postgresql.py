@@ -43,7 +43,9 @@ _DDL = [
     "upload_version bigint NOT NULL, created_at bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS _realm_history (version bigint PRIMARY KEY, object_type text NOT "
     "NULL, pk text NOT NULL, doc jsonb, prev jsonb, client_id text, client_version bigint, "
-    "ts bigint NOT NULL)",
+    "ts bigint NOT NULL, revert boolean NOT NULL DEFAULT false)",
+    "CREATE TABLE IF NOT EXISTS _realm_clocks (object_type text NOT NULL, pk text NOT NULL, "
+    "clock text NOT NULL, PRIMARY KEY (object_type, pk))",
     "CREATE INDEX IF NOT EXISTS _realm_history_ts ON _realm_history (ts)",
 ]
 
@@ -148,7 +150,7 @@ class _PostgresSnapshot(Snapshot):
 
     def history(self, after: int, limit: int) -> list[HistoryEntry]:
         rows = self._rows("SELECT version, object_type, pk, doc::text, prev::text, client_id, "
-                          "client_version, ts FROM _realm_history WHERE version > $1 AND "
+                          "client_version, ts, revert FROM _realm_history WHERE version > $1 AND "
                           "version <= $2 ORDER BY version LIMIT $3", (after, self.version, limit))
         return [history_entry(row) for row in rows]
 

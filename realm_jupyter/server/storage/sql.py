@@ -348,7 +348,7 @@ class SQLStore(Store):
 
     async def history(self, after: int, limit: int = 10_000) -> list[HistoryEntry]:
         rows = await self._run(lambda: self._query(self.sql(
-            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts "
+            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts, revert "
             "FROM _realm_history WHERE version > ? ORDER BY version LIMIT ?"), (after, limit)))
         return [history_entry(row) for row in rows]
 
@@ -388,7 +388,7 @@ def history_entry(row: Sequence[Any]) -> HistoryEntry:
     return HistoryEntry(version=int(row[0]), object_type=row[1], pk=decode_json(row[2]),
                         doc=decode_json(row[3]), prev=decode_json(row[4]), client_id=row[5],
                         client_version=None if row[6] is None else int(row[6]),
-                        timestamp=int(row[7]))
+                        timestamp=int(row[7]), revert=bool(row[8]))
 
 
 def _select_documents(store: SQLStore, conn: DBConnection, object_schema: ObjectSchema,
@@ -423,12 +423,14 @@ class _Transaction(WriteTransaction):
     def get(self, object_type: str, pks: Sequence[Any]) -> dict[Any, dict[str, Any]]:
         return _select_documents(self.store, self.conn, self.store.schema[object_type], pks)
 
-    def put(self, change: Change, prev: Mapping[str, Any] | None) -> None:
+    def put(self, change: Change, prev: Mapping[str, Any] | None, *, revert: bool = False) -> None:
         store = self.store
         object_schema = store.schema[change.object_type]
         table = layout.quote(object_schema.name)
         pk_column = layout.quote(object_schema.primary_key)
-        if change.doc is None:
+        if revert:
+            pass
+        elif change.doc is None:
             pk_value = layout.encode_value(object_schema.primary_key_property, change.pk,
                                            store.dialect)
             self.conn.execute(f"DELETE FROM {table} WHERE {pk_column} = {store.mark}", (pk_value,))
@@ -446,9 +448,28 @@ class _Transaction(WriteTransaction):
         prev_json = None if prev is None else orjson.dumps(to_plain(prev)).decode()
         self.conn.execute(store.sql(
             "INSERT INTO _realm_history (version, object_type, pk, doc, prev, client_id, "
-            f"client_version, ts) VALUES (?, ?, ?, {store._json()}, {store._json()}, ?, ?, ?)"),
+            f"client_version, ts, revert) VALUES (?, ?, ?, {store._json()}, {store._json()}, ?, ?, "
+            "?, ?)"),
             (self.version, change.object_type, encode_pk(change.pk), doc_json, prev_json,
-             self.client_id, self.client_version, self.timestamp))
+             self.client_id, self.client_version, self.timestamp, revert))
+
+    def claim_upload(self, client_id: str, client_version: int) -> bool:
+        cursor = self.conn.execute(self.store.sql(
+            "UPDATE _realm_clients SET upload_version = ? WHERE id = ? AND upload_version < ?"),
+            (client_version, client_id, client_version))
+        return bool(cursor.rowcount)
+
+    def get_clock(self, object_type: str, pk: Any) -> str | None:
+        row = self.conn.execute(self.store.sql(
+            "SELECT clock FROM _realm_clocks WHERE object_type = ? AND pk = ?"),
+            (object_type, encode_pk(pk))).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_clock(self, object_type: str, pk: Any, clock: str) -> None:
+        self.conn.execute(self.store.sql(
+            "INSERT INTO _realm_clocks (object_type, pk, clock) VALUES (?, ?, ?) "
+            "ON CONFLICT (object_type, pk) DO UPDATE SET clock = excluded.clock"),
+            (object_type, encode_pk(pk), clock))
 
     def get_state(self, key: str) -> str | None:
         row = self.conn.execute(self.store.sql("SELECT value FROM _realm_meta WHERE key = ?"),

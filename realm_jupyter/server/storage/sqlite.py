@@ -40,7 +40,9 @@ _DDL = [
     "upload_version INTEGER NOT NULL, created_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS _realm_history (version INTEGER PRIMARY KEY, object_type TEXT NOT "
     "NULL, pk TEXT NOT NULL, doc TEXT, prev TEXT, client_id TEXT, client_version INTEGER, "
-    "ts INTEGER NOT NULL)",
+    "ts INTEGER NOT NULL, revert INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS _realm_clocks (object_type TEXT NOT NULL, pk TEXT NOT NULL, "
+    "clock TEXT NOT NULL, PRIMARY KEY (object_type, pk))",
     "CREATE INDEX IF NOT EXISTS _realm_history_ts ON _realm_history (ts)",
 ]
 
