@@ -66,9 +66,17 @@ __all__ = [
     "UnsupportedQueryError",
     "WriteError",
     "__version__",
+    "current_realm",
     "load_ipython_extension",
     "parse",
 ]
+
+
+def current_realm() -> Any:
+    """The :class:`~realm_jupyter.client.Realm` that ``%realm_connect`` opened in this kernel."""
+    from .magics import current_realm as current
+
+    return current()
 
 
 def load_ipython_extension(ipython: Any) -> None:

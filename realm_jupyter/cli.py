@@ -1,0 +1,236 @@
+"""``realm-jupyter``: serve an app, run the demo, import documents, add users and API keys.
+
+Every command takes ``--app-dir`` (default: the built-in demo app) and ``--store``
+(default: ``sqlite:///<app-dir>/.realm/store.sqlite3``). Errors are one line on
+stderr and a non-zero exit; ``--verbose`` shows more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import RealmJupyterError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("realm_jupyter.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="realm-jupyter", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"realm-jupyter {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser, app_dir_required: bool = False) -> None:
+        sub.add_argument("--app-dir", type=Path, required=app_dir_required, default=None,
+                         help="App Services app directory (default: the built-in demo app)")
+        sub.add_argument("--store", default=None,
+                         help="store URL: sqlite:///path or postgresql://user@host/db "
+                              "(default: sqlite:///<app-dir>/.realm/store.sqlite3)")
+
+    serve = commands.add_parser("serve", help="run the sync server")
+    common(serve)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1: only this machine)")
+    serve.add_argument("--port", type=int, default=9090, help="port (default 9090)")
+    serve.add_argument("--demo-size", default=None,
+                       help="seed demo users and data (tiny, small, large or a count); "
+                            "default: small when serving the built-in demo")
+
+    demo = commands.add_parser("demo", help="serve the demo app and open JupyterLab on the quickstart")
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    demo.add_argument("--size", default="small", help="demo data: tiny, small (~10k) or large (1M)")
+    demo.add_argument("--port", type=int, default=9090, help="sync server port (default 9090)")
+    demo.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    demo.add_argument("--store", default=None, help="store URL (default: in the demo app directory)")
+
+    load = commands.add_parser("import", help="load documents (Extended JSON, NDJSON, BSON)")
+    common(load, app_dir_required=True)
+    load.add_argument("collection", help="object type (or collection name) to load into")
+    load.add_argument("files", nargs="+", type=Path, help="files to load")
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="add an email/password user; prints the user id")
+    common(add, app_dir_required=True)
+    add.add_argument("email")
+    add.add_argument("--password", default=None,
+                     help="the password (default: $REALM_PASSWORD, or asked for)")
+    add.add_argument("--custom-data", default=None,
+                     help="JSON custom user data (%%user.custom_data in rules)")
+
+    apikeys = commands.add_parser("apikeys", help="manage API keys")
+    key_commands = apikeys.add_subparsers(dest="apikeys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create an API key; prints it once")
+    common(create, app_dir_required=True)
+    create.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "demo":
+            from .demo.launcher import run_demo
+
+            return run_demo(size=args.size, port=args.port, lab_port=args.lab_port,
+                            open_browser=not args.no_browser, store=args.store)
+        return asyncio.run(_admin(args))
+    except RealmJupyterError as error:
+        print(f"realm-jupyter: {error}", file=sys.stderr)
+        if error.hint:
+            print(f"  hint: {error.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _app_dir(args: argparse.Namespace) -> Path:
+    from .demo import DEMO_APP_DIR
+
+    return Path(args.app_dir) if getattr(args, "app_dir", None) else DEMO_APP_DIR
+
+
+def _store_url(args: argparse.Namespace, app_dir: Path) -> str:
+    from .server.app import default_store_url
+
+    return str(args.store or os.environ.get("REALM_STORE") or default_store_url(app_dir))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .demo import DEMO_APP_DIR
+    from .server.app import create_app
+    from .server.appdir import load_app
+    from .server.runner import serve_forever
+
+    app_dir = _app_dir(args)
+    config = load_app(app_dir)
+    demo_size = args.demo_size
+    if demo_size is None and app_dir.resolve() == DEMO_APP_DIR.resolve():
+        demo_size = "small"
+    store = _store_url(args, app_dir)
+    app = create_app(config, store, demo_size=_size(demo_size))
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("listening on %s: reachable from other machines", args.host)
+    print(f"realm-jupyter sync server for app {config.app_id!r} ({config.name}) at "
+          f"http://{args.host}:{args.port}  store: {_redact(store)}", flush=True)
+    serve_forever(app, args.host, args.port)
+    return 0
+
+
+def _size(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def _redact(url: str) -> str:
+    """A store URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    from .server.appdir import load_app
+    from .server.auth import Auth
+    from .server.storage import open_store
+
+    app_dir = _app_dir(args)
+    config = load_app(app_dir)
+    store = open_store(_store_url(args, app_dir))
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        if args.command == "import":
+            return await _import(config, store, args.collection, args.files)
+        auth = await Auth.create(config, store)
+        if args.command == "users":
+            return await _add_user(config, store, auth, args)
+        key, user_id = await auth.create_api_key(args.name)
+        print(key)
+        print(f"(API key {args.name!r} for server user {user_id}; it is shown only once)",
+              file=sys.stderr)
+        return 0
+    finally:
+        await store.close()
+
+
+async def _import(config: Any, store: Any, collection: str, files: list[Path]) -> int:
+    from .server.importer import read_documents, to_wire_table
+
+    target = config.collections.get(collection) or next(
+        (c for c in config.collections.values() if c.collection == collection), None)
+    if target is None:
+        known = ", ".join(sorted(config.collections))
+        raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
+    documents = []
+    for path in files:
+        documents.extend(read_documents(path, target.schema))  # validates all before writing
+    version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
+    print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
+    return 0
+
+
+async def _add_user(config: Any, store: Any, auth: Any, args: argparse.Namespace) -> int:
+    password = args.password or os.environ.get("REALM_PASSWORD")
+    if not password:
+        password = getpass.getpass(f"password for {args.email}: ")
+    custom: dict[str, Any] = {}
+    if args.custom_data:
+        try:
+            custom = json.loads(args.custom_data)
+        except json.JSONDecodeError as error:
+            raise RealmJupyterError(f"--custom-data is not valid JSON: {error}") from None
+        if not isinstance(custom, dict):
+            raise RealmJupyterError("--custom-data must be a JSON object")
+    target = config.custom_user_data
+    user = await auth.add_user(args.email, password, custom_data={} if target else custom)
+    if target is not None and custom:
+        await _store_custom_data(config, store, target, user.id, custom)
+    print(user.id)
+    return 0
+
+
+async def _store_custom_data(config: Any, store: Any, target: Any, user_id: str,
+                             custom: dict[str, Any]) -> None:
+    """Custom data goes into the app's custom user data collection, as App Services does."""
+    from bson import ObjectId
+
+    from .documents import from_extended_json, validate_document
+    from .server.storage import Change
+
+    object_schema = config.collections[target.object_type].schema
+    document = from_extended_json(json.dumps({**custom, target.user_id_field: user_id}))
+    if object_schema.primary_key_property.type.value == "objectId":
+        document.setdefault("_id", ObjectId())
+    validated = validate_document(object_schema, document)
+
+    def work(tx: Any) -> None:
+        tx.put(Change(target.object_type, validated["_id"], validated), None)
+
+    await store.write(work)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per magic; each exposes ``run(magics, args)`` (a coroutine when it waits)."""

@@ -1,0 +1,77 @@
+"""``%realm_connect``: log in and open the realm (reusing an open one on re-run)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from typing import TYPE_CHECKING, Any
+
+from ...client import Credentials
+from ...errors import CompensatingWriteError, RealmJupyterError
+from ..display import note
+
+if TYPE_CHECKING:
+    from ..extension import RealmMagics
+
+DEMO_APP_ID = "realm-jupyter-demo"
+
+
+async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
+    context = magics.context
+    if args.demo:
+        from ...demo import DEMO_USERS
+
+        url = context.demo()
+        app_id = args.app or DEMO_APP_ID
+        email = args.email or magics.demo_user
+        user = next((u for u in DEMO_USERS if u.email == email), None)
+        if user is None and not args.password:
+            names = ", ".join(u.email for u in DEMO_USERS)
+            raise RealmJupyterError(f"{email} is not a demo user (demo users: {names})")
+        password = args.password or (user.password if user else "")
+        credentials: Credentials | None = Credentials.email_password(email, password)
+        login = email
+    else:
+        if not args.url or not args.app:
+            raise RealmJupyterError("%realm_connect needs a server URL and --app (or --demo)",
+                                    hint="%realm_connect http://127.0.0.1:9090 --app my-app "
+                                         "--email me@example.com")
+        url, app_id = args.url, args.app
+        credentials, login = _credentials(args)
+
+    def ask() -> Credentials:
+        secret = os.environ.get("REALM_PASSWORD") or getpass.getpass(f"Password for {login}: ")
+        return Credentials.email_password(login, secret)
+
+    realm, reused = await context.connect(url, app_id, credentials, login, cache=args.cache,
+                                          password_source=ask,
+                                          on_error=lambda realm, error: _on_error(magics, error))
+    verb = "Still connected" if reused else "Connected"
+    note(f"{verb} to {app_id} at {url} as {login} (user {realm.user.id}); "
+         f"cache {realm.cache.path}", level="success")
+    return None
+
+
+def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:
+    if args.anonymous:
+        return Credentials.anonymous(), "anonymous"
+    if args.api_key is not None or (args.email is None and os.environ.get("REALM_API_KEY")):
+        key = args.api_key or os.environ.get("REALM_API_KEY") or getpass.getpass("API key: ")
+        return Credentials.api_key(key), "api-key:" + key[:6]
+    if args.email is None:
+        raise RealmJupyterError("choose how to log in: --anonymous, --email E or --api-key K")
+    if args.password:
+        return Credentials.email_password(args.email, args.password), args.email
+    if os.environ.get("REALM_PASSWORD"):
+        return Credentials.email_password(args.email, os.environ["REALM_PASSWORD"]), args.email
+    return None, args.email  # a stored refresh token, or a password prompt
+
+
+def _on_error(magics: RealmMagics, error: Any) -> None:
+    if isinstance(error, CompensatingWriteError):
+        for write in error.writes:
+            note(f"⚠ write reverted by the server: {write.object_type} {write.primary_key}: "
+                 f"{write.reason}", level="warning")
+        return
+    note(f"⚠ sync: {error}", level="warning")

@@ -1,0 +1,98 @@
+"""Everything the magics show: error lines, the live progress line, summaries.
+
+One place decides how things look, in HTML (JupyterLab, Notebook 7) and plain text
+(nbclient, terminals) alike.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.display import DisplayHandle
+from IPython.display import display as _display
+
+from ..client.progress import Progress
+from ..errors import QueryError, RealmJupyterError
+
+__all__ = ["ProgressLine", "error_line", "note", "usage_error"]
+
+
+def error_line(error: RealmJupyterError) -> str:
+    """One line (plus, for queries, the query and a caret line) and a hint."""
+    text = error.render() if isinstance(error, QueryError) else error.message
+    text = text.strip() or type(error).__name__
+    if error.hint:
+        text += f"\nHint: {error.hint}"
+    return text
+
+
+def usage_error(error: RealmJupyterError) -> UsageError:
+    return UsageError(error_line(error))
+
+
+def display(obj: Any, **kwargs: Any) -> Any:
+    """IPython's ``display`` (typed)."""
+    return _display(obj, **kwargs)  # type: ignore[no-untyped-call]
+
+
+class _Bundle:
+    """An object that displays as HTML in rich frontends and as text elsewhere."""
+
+    def __init__(self, text: str, html_text: str) -> None:
+        self.text = text
+        self.html = html_text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        return {"text/plain": self.text, "text/html": self.html}
+
+
+def note(text: str, *, level: str = "info") -> None:
+    """A one-line message (``warning`` lines are amber: compensating writes, timeouts)."""
+    color = {"info": "var(--jp-ui-font-color1, #333)", "warning": "#b26b00",
+             "success": "#2e7d32"}.get(level, "inherit")
+    display(_Bundle(text, f'<div style="color:{color};font-family:var(--jp-code-font-family,'
+                          f'monospace);font-size:12px">{html.escape(text)}</div>'))
+
+
+class ProgressLine:
+    """A live progress line updated in place while a cell waits."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self.handle: DisplayHandle | None = None
+        self._last = 0.0
+
+    def _bundle(self, progress: Progress | None, done: str | None = None) -> _Bundle:
+        if done is not None:
+            text = f"{self.label}: {done}"
+            return _Bundle(text, f'<div style="font-size:12px;color:#2e7d32">'
+                                 f'✓ {html.escape(text)}</div>')
+        if progress is None or progress.phase == "idle":
+            text = f"{self.label}: waiting for the server…"
+            fraction = 0.0
+        else:
+            text = f"{self.label}: {progress.describe()}"
+            fraction = progress.estimate
+        bar = (f'<div style="display:inline-block;width:160px;height:8px;background:#e0e0e0;'
+               f'border-radius:4px;margin-right:8px;vertical-align:middle">'
+               f'<div style="width:{fraction * 100:.0f}%;height:8px;background:#1976d2;'
+               f'border-radius:4px"></div></div>')
+        return _Bundle(text, f'<div style="font-size:12px">{bar}{html.escape(text)}</div>')
+
+    def start(self) -> None:
+        self.handle = display(self._bundle(None), display_id=True)
+
+    def update(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if self.handle is None or (now - self._last < 0.2 and progress.estimate < 1.0):
+            return
+        self._last = now
+        self.handle.update(self._bundle(progress))  # type: ignore[no-untyped-call]
+
+    def finish(self, summary: str) -> None:
+        if self.handle is not None:
+            self.handle.update(self._bundle(None, summary))  # type: ignore[no-untyped-call]
