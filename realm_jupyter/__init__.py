@@ -5,11 +5,24 @@ the user may read — in a local DuckDB cache, and work with them as pandas
 DataFrames. ``%load_ext realm_jupyter`` adds the ``%realm_*`` magics.
 """
 
-from __future__ import annotations
-
-from typing import Any
+import typing as _typing
 
 from ._version import __version__
+from .client import (
+    App,
+    ConnectionState,
+    Credentials,
+    MutableSubscriptionSet,
+    Progress,
+    Realm,
+    SessionState,
+    Subscription,
+    SubscriptionSet,
+    SubscriptionSetState,
+    SyncSession,
+    User,
+    WriteTransaction,
+)
 from .errors import (
     AuthError,
     CacheError,
@@ -38,6 +51,8 @@ from .query import Query, parse
 from .schema import ObjectSchema, Property, PropertyType, Schema
 
 __all__ = [
+    "__version__",
+    "App",
     "AuthError",
     "CacheError",
     "CacheLockedError",
@@ -45,9 +60,16 @@ __all__ = [
     "CompensatingWrite",
     "CompensatingWriteError",
     "ConfigError",
+    "ConnectionState",
+    "Credentials",
+    "current_realm",
+    "load_ipython_extension",
+    "MutableSubscriptionSet",
     "NoSubscriptionForWriteError",
     "NotQueryableError",
     "ObjectSchema",
+    "parse",
+    "Progress",
     "Property",
     "PropertyType",
     "ProtocolError",
@@ -55,31 +77,36 @@ __all__ = [
     "QueryError",
     "QuerySyntaxError",
     "QueryTypeError",
+    "Realm",
     "RealmJupyterError",
     "Schema",
     "SchemaError",
     "ServerUnavailableError",
+    "SessionState",
     "StorageError",
+    "Subscription",
     "SubscriptionError",
+    "SubscriptionSet",
+    "SubscriptionSetState",
     "SyncError",
+    "SyncSession",
     "SyncTimeoutError",
     "UnsupportedQueryError",
+    "User",
     "WriteError",
-    "__version__",
-    "current_realm",
-    "load_ipython_extension",
-    "parse",
+    "WriteTransaction",
 ]
 
 
-def current_realm() -> Any:
+def current_realm() -> Realm:
     """The :class:`~realm_jupyter.client.Realm` that ``%realm_connect`` opened in this kernel."""
     from .magics import current_realm as current
 
-    return current()
+    realm: Realm = current()
+    return realm
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: _typing.Any) -> None:
     """``%load_ext realm_jupyter``: register the magics (imported only now)."""
     from .magics import load_ipython_extension as load
 
