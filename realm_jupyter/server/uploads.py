@@ -136,6 +136,7 @@ class _Integrator:
         self.stamp = stamp
         self.schema = rules.app.schema
         self.indexed = set(rules.app.sync.indexed_queryable_fields_names)
+        self.altered: set[tuple[str, Any]] = set()  # objects where resolution changed an operation
 
     def run(self, operations: list[Operation]) -> list[dict[str, Any]]:
         rejected: dict[tuple[str, Any], str] = {}
@@ -167,6 +168,9 @@ class _Integrator:
                 continue
             if document != originals[key]:
                 self.tx.put(Change(object_type, pk, document), originals[key])
+            elif key in self.altered:
+                # Conflict resolution dropped the client's change: tell the writer what stands.
+                self.tx.put(Change(object_type, pk, document), document, revert=True)
             self.tx.set_clock(object_type, plain_value(pk), clocks[key].dump())
         for item in compensations:
             item["server_version"] = self.tx.version
@@ -183,9 +187,12 @@ class _Integrator:
         context = Context(self.stamp, self.seen, self.tx.version + 1)
         if operation.kind == "create" and before is not None:
             resolved_ops = self._merge_create(operation, clock, context)
+            self.altered.add(key)
         else:
             resolved = resolve(operation, clock, context)
             resolved_ops = [] if resolved is None else [resolved]
+            if resolved != operation:
+                self.altered.add(key)
             if operation.kind == "create" and resolved is not None:
                 self._stamp_create(operation, clock, context)
         after = before
