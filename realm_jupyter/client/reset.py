@@ -97,7 +97,9 @@ def _reset_state(realm: Realm, *, recover: bool) -> None:
         cache_apply._clear_staging(cache, conn)
         for object_schema in cache.schema:
             conn.execute(f"DELETE FROM {cache.table(object_schema.name)}")
-        if not recover:
+        if recover:
+            conn.execute(f"UPDATE {META}.upload_queue SET last_server_version = -1")
+        else:
             conn.execute(f"DELETE FROM {META}.upload_queue")
         cache.set_meta("cursor", 0)
         cache.set_meta("sent_query_version", 0)

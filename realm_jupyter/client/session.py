@@ -87,6 +87,7 @@ class SyncSession:
         self.last_error: RealmJupyterError | None = None
         self.last_sync: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping: set[asyncio.Task[None]] = set()  # cancelled, not yet finished
         self._changed = _Signal()
         self._queries_wakeup = asyncio.Event()
         self._uploads_wakeup = asyncio.Event()
@@ -114,26 +115,34 @@ class SyncSession:
         }
         self._changed.fire()
 
-    async def _stop(self) -> None:
-        tasks = list(self._tasks.values())
-        self._tasks = {}
-        for task in tasks:
+    def _cancel_tasks(self) -> None:
+        """Cancel every task of the session (the calling one ends at its next await)."""
+        for task in self._tasks.values():
             task.cancel()
-        for task in tasks:
+            if task is not asyncio.current_task():
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
+        self._tasks = {}
+
+    async def _stop(self) -> None:
+        self._cancel_tasks()
+        for task in list(self._stopping):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._set_connection(ConnectionState.DISCONNECTED)
+
+    def _halt(self) -> None:
+        """Become inactive: no task, no connection (pause, auth failure, manual reset)."""
+        self.state = SessionState.INACTIVE
+        self._cancel_tasks()
+        self._set_connection(ConnectionState.DISCONNECTED)
+        self._changed.fire()
 
     def pause(self) -> None:
         """Stop syncing until :meth:`resume` (no-op when already paused)."""
         if self.state is SessionState.INACTIVE:
             return
-        self.state = SessionState.INACTIVE
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks = {}
-        self._set_connection(ConnectionState.DISCONNECTED)
-        self._changed.fire()
+        self._halt()
 
     def resume(self) -> None:
         """Start syncing again after :meth:`pause` (no-op when active)."""
@@ -202,8 +211,7 @@ class SyncSession:
             answer = await self.realm.authed("POST", "sync/mark",
                                              {"client_id": self.realm.client_id})
             target = int(answer["server_version"])
-            await self.wait_for(lambda: self.realm.cache.cursor_version >= target, None,
-                                "download")
+            await self.wait_for(lambda: self._downloaded(target), None, "download")
 
         try:
             await asyncio.wait_for(download(), timeout)
@@ -211,10 +219,24 @@ class SyncSession:
             raise SyncTimeoutError(f"download did not finish within {timeout:g} s; sync continues "
                                    "in the background") from None
 
+    def _downloaded(self, target: int) -> bool:
+        """At ``target`` and no subscription set the server is still sending (reference §2.3)."""
+        realm = self.realm
+        if realm.cache.cursor_version < target:
+            return False
+        store = realm.subscription_store
+        latest = store.latest.version
+        state = store.state(latest)
+        if state in (SubscriptionSetState.BOOTSTRAPPING, SubscriptionSetState.AWAITING_MARK):
+            return False
+        sent = int(realm.cache.get_meta("sent_query_version", 0))
+        return not (state is SubscriptionSetState.PENDING and 0 < latest <= sent)
+
     async def wait_for_upload(self, timeout: float | None = None) -> None:
         """Wait until every local write made before this call has been acknowledged."""
         target = self.realm.writes.last_client_version()
-        await self.wait_for(lambda: self.realm.writes.acked_version() >= target, timeout, "upload")
+        await self.wait_for(lambda: self.realm.writes.pending_count(upto=target) == 0, timeout,
+                            "upload")
 
     # ------------------------------------------------------------------ the stream
 
@@ -233,9 +255,8 @@ class SyncSession:
                 delay = 0.0
             except AuthError as error:
                 self.last_error = error
+                self._halt()  # the queries and uploads tasks stop too
                 self.realm.report_error(error)
-                self.state = SessionState.INACTIVE
-                self._set_connection(ConnectionState.DISCONNECTED)
                 return
             except RequestError as error:
                 if error.error_code == "ClientNotFound":
@@ -266,12 +287,12 @@ class SyncSession:
                                  "step": staged["step"], "after": staged["after"]}
         async with realm.transport.stream(body, realm.user.access_token) as frames:
             async for header, payload in frames:
+                self._handle(header, payload)  # an error frame (reset) raises before "connected"
                 if self.connection_state is not ConnectionState.CONNECTED:
                     self._set_connection(ConnectionState.CONNECTED)
                     self.backoff.reset()
                     self._queries_wakeup.set()
                     self._uploads_wakeup.set()
-                self._handle(header, payload)
                 self._changed.fire()
                 await asyncio.sleep(0)
 

@@ -192,8 +192,11 @@ class WriteQueue:
     def acked_version(self) -> int:
         return int(self.cache.get_meta("upload_acked", 0))
 
-    def pending_count(self) -> int:
-        rows = self.cache.connection.execute(f"SELECT count(*) FROM {META}.upload_queue").fetchall()
+    def pending_count(self, upto: int | None = None) -> int:
+        """Changesets not yet acknowledged (only those up to client version ``upto``)."""
+        condition, params = ("client_version <= ?", [upto]) if upto is not None else ("TRUE", [])
+        rows = self.cache.connection.execute(
+            f"SELECT count(*) FROM {META}.upload_queue WHERE {condition}", params).fetchall()
         return int(rows[0][0])
 
     def _pending(self, conn: duckdb.DuckDBPyConnection) -> list[tuple[int, list[Operation]]]:
@@ -358,8 +361,12 @@ class WriteQueue:
         rows = self.cache.connection.execute(
             f"SELECT client_version, timestamp, last_server_version, ops FROM {META}.upload_queue "
             f"ORDER BY client_version LIMIT {UPLOAD_BATCH}").fetchall()
+        cursor = self.cache.cursor_version
         changesets = [{"client_version": int(r[0]), "timestamp": int(r[1]),
-                       "last_server_version": int(r[2]), "ops": orjson.loads(r[3])} for r in rows]
+                       # a negative version marks writes recovered by a client reset: they are
+                       # judged against the fresh state, as if made now
+                       "last_server_version": int(r[2]) if int(r[2]) >= 0 else cursor,
+                       "ops": orjson.loads(r[3])} for r in rows]
         realm = self.realm
         try:
             answer = await realm.authed("POST", "sync/upload", {"client_id": realm.client_id,
@@ -367,7 +374,10 @@ class WriteQueue:
         except (ServerUnavailableError, AuthError):
             return False
         except RequestError as error:
-            realm.report_error(error)
+            if error.error_code == "ClientReset":
+                await realm.client_reset(222, error.message, False)
+            else:
+                realm.report_error(error)
             return False
         self._record_compensations(answer.get("compensating", []))
         self._acknowledge(int(answer["acked"]))

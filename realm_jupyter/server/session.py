@@ -81,12 +81,12 @@ class StreamSession:
     async def _frames(self, events: Subscription) -> AsyncIterator[bytes]:
         latest = await self.store.latest_version()
         trimmed = await self.store.trimmed_through()
-        yield encode_frame({"t": "hello", "server_version": latest, "trimmed_through": trimmed,
-                            "protocol": PROTOCOL_VERSION})
         if self.view.version > 0 and self.cursor < trimmed:
             yield self._reset_frame(222, "the client has been offline longer than the server "
                                          "keeps history")
             return
+        yield encode_frame({"t": "hello", "server_version": latest, "trimmed_through": trimmed,
+                            "protocol": PROTOCOL_VERSION})
         if self.view.version == 0 and self.cursor < trimmed:
             self.cursor = trimmed  # nothing in view: nothing to replay
         fingerprint = self.rules.fingerprint()

@@ -93,6 +93,11 @@ async def integrate(service: SyncService, user: UserRecord, client: ClientRecord
                                                 f"{MAX_CHANGESETS}")
     schema = service.app.schema.types
     parsed = sorted((_parse_changeset(raw, schema) for raw in raw_changesets), key=lambda c: c[0])
+    trimmed = await service.store.trimmed_through()
+    stale = [c for c in parsed if 0 < c[2] < trimmed and c[0] > client.upload_version]
+    if stale:
+        raise ApiError(409, "ClientReset", "the client's history is older than the server keeps: "
+                                           "it must reset before uploading", sync_code=222)
     rules = await service.rules(user)
     view = View.build(rules, client.desired_version, client.desired_queries)
     acked = client.upload_version

@@ -356,8 +356,16 @@ class SQLStore(Store):
         def run() -> int:
             with self._write_lock, self._connection() as conn:
                 self._begin_write(conn)
-                row = conn.execute(self.sql("SELECT max(version) FROM _realm_history WHERE ts < ?"),
-                                   (before_timestamp,)).fetchone()
+                conn.execute(self.sql("SELECT version FROM _realm_counter WHERE id = 1"
+                                      + self._for_update())).fetchone()  # exclude writers
+                row = conn.execute(self.sql("SELECT value FROM _realm_meta WHERE key = ?"),
+                                   ("trimmed_through",)).fetchone()
+                current = int(row[0]) if row else 0
+                # Only history above the current trim point counts: a compacting bulk load
+                # moves the point past entries it leaves behind, and it must never go back.
+                row = conn.execute(self.sql("SELECT max(version) FROM _realm_history "
+                                            "WHERE ts < ? AND version > ?"),
+                                   (before_timestamp, current)).fetchone()
                 trimmed = int(row[0]) if row and row[0] is not None else None
                 if trimmed is not None:
                     conn.execute(self.sql("DELETE FROM _realm_history WHERE version <= ?"),
@@ -454,10 +462,10 @@ class _Transaction(WriteTransaction):
              self.client_id, self.client_version, self.timestamp, revert))
 
     def claim_upload(self, client_id: str, client_version: int) -> bool:
-        cursor = self.conn.execute(self.store.sql(
-            "UPDATE _realm_clients SET upload_version = ? WHERE id = ? AND upload_version < ?"),
-            (client_version, client_id, client_version))
-        return bool(cursor.rowcount)
+        claimed = self.conn.execute(self.store.sql(
+            "UPDATE _realm_clients SET upload_version = ? WHERE id = ? AND upload_version < ? "
+            "RETURNING id"), (client_version, client_id, client_version)).fetchall()
+        return bool(claimed)
 
     def get_clock(self, object_type: str, pk: Any) -> str | None:
         row = self.conn.execute(self.store.sql(

@@ -1,22 +1,24 @@
 """The SQLite store: one file in WAL mode, the default for one machine.
 
-Writes go through ``sqlite3`` (one writer at a time, ``BEGIN IMMEDIATE``). Reads
-for bootstraps go through the ADBC SQLite driver, which hands rows over as Arrow
-record batches without touching them in Python.
+Everything goes through the ADBC SQLite driver: small statements through a thin
+``sqlite3``-style adapter (:class:`AdbcConnection`), bootstrap reads as Arrow
+record batches that are never touched row by row in Python. Python's own
+``sqlite3`` must not open the file in the same process: the driver carries its
+own copy of SQLite, and two copies in one process drop each other's POSIX locks
+and ignore each other's WAL read marks — "disk I/O error", and snapshots that see
+later writes (https://www.sqlite.org/howtocorrupt.html, "multiple copies of SQLite").
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ...errors import StorageError
-from ...query.values import fold
 from ...schema import ObjectSchema
 from . import layout
 from .base import HistoryEntry, Snapshot
@@ -57,6 +59,78 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
+class _Result:
+    """What a statement returned, fetched eagerly (``sqlite3`` cursor style)."""
+
+    rowcount = -1
+
+    def __init__(self, rows: list[tuple[Any, ...]], description: Any) -> None:
+        self.rows = rows
+        self.description = description
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        chunk, self.rows = self.rows[:size], self.rows[size:]
+        return chunk
+
+
+class AdbcConnection:
+    """A ``sqlite3``-style connection over ADBC: ``execute``, ``commit``, ``rollback``.
+
+    Autocommit at the driver; transactions are explicit ``BEGIN`` statements, so a
+    write can take the file's write lock up front (``BEGIN IMMEDIATE``). Results are
+    read in one batch, so the driver infers column types from every row.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.raw = adbc.connect(str(path), autocommit=True)
+        except Exception as error:
+            raise StorageError(f"cannot open {path}: {error}") from error
+        self.cursor = self.raw.cursor()
+        self.cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ONE_BATCH)})
+        self.in_transaction = False
+        for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                       f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"):
+            self.execute(pragma)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+        self.cursor.execute(sql, parameters=list(params) if params else None)
+        description = self.cursor.description
+        rows = [tuple(row) for row in self.cursor.fetchall()] if description else []
+        keyword = sql.lstrip()[:6].upper()
+        if keyword.startswith("BEGIN"):
+            self.in_transaction = True
+        elif keyword in ("COMMIT", "ROLLBA", "END"):
+            self.in_transaction = False
+        return _Result(rows, description)
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.cursor.close()
+        self.raw.close()
+
+
+_ONE_BATCH = 1 << 30
+BUSY_TIMEOUT_MS = 30_000
+
+
 class SQLiteStore(SQLStore):
     """A store in one SQLite file (``sqlite:///path``)."""
 
@@ -67,17 +141,8 @@ class SQLiteStore(SQLStore):
         super().__init__(url)
         self.path = sqlite_path(url)
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        except sqlite3.Error as error:
-            raise StorageError(f"cannot open {self.path}: {error}") from error
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.create_function("realm_fold", 1, _fold, deterministic=True)
-        return conn
+    def _connect(self) -> AdbcConnection:
+        return AdbcConnection(self.path)
 
     def _internal_ddl(self) -> list[str]:
         return _DDL
@@ -86,8 +151,7 @@ class SQLiteStore(SQLStore):
         conn.execute("BEGIN IMMEDIATE")
 
     def snapshot(self) -> Snapshot:
-        with self._write_lock:
-            return _SQLiteSnapshot(self)
+        return _SQLiteSnapshot(self)
 
     async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table) -> int:
         from .bulk import bulk_load
@@ -95,40 +159,42 @@ class SQLiteStore(SQLStore):
         return await bulk_load(self, object_schema, table)
 
 
-def _fold(value: Any) -> Any:
-    return fold(value) if isinstance(value, str) else value
+def _skip_witness(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The record batches without the leading witness row (see ``layout.witness_sql``)."""
+    first = True
+    for batch in batches:
+        if first:
+            batch, first = batch.slice(1), False
+        yield batch
 
 
 class _SQLiteSnapshot(Snapshot):
-    """Two connections opened together under the write lock: ADBC for Arrow, sqlite3 for the rest."""
+    """One pooled connection in a read transaction: rows for metadata, Arrow for documents."""
 
     def __init__(self, store: SQLiteStore) -> None:
-        import adbc_driver_sqlite.dbapi as adbc
-
         self.store = store
-        self.rows = store._connect()
-        self.rows.execute("BEGIN")
-        self.version = int(self.rows.execute(
-            "SELECT version FROM _realm_counter WHERE id = 1").fetchone()[0])
-        self.arrow = adbc.connect(str(store.path))  # not autocommit: one read transaction
-        cursor = self.arrow.cursor()
-        cursor.execute("SELECT version FROM _realm_counter WHERE id = 1")
-        arrow_version = cursor.fetchone()
-        cursor.close()
-        if arrow_version is None or int(arrow_version[0]) != self.version:
+        self.rows: AdbcConnection = store._acquire()
+        self._closed = False
+        try:
+            self.rows.execute("BEGIN")
+            row = self.rows.execute("SELECT version FROM _realm_counter WHERE id = 1").fetchone()
+            assert row is not None
+            self.version = int(row[0])
+        except BaseException:
             self.close()
-            raise StorageError("could not open a consistent SQLite snapshot")
+            raise
 
     def history(self, after: int, limit: int) -> list[HistoryEntry]:
         rows = self.rows.execute(
-            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts FROM "
-            "_realm_history WHERE version > ? AND version <= ? ORDER BY version LIMIT ?",
+            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts, revert "
+            "FROM _realm_history WHERE version > ? AND version <= ? ORDER BY version LIMIT ?",
             (after, self.version, limit)).fetchall()
         return [history_entry(row) for row in rows]
 
     def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any]) -> int:
         row = self.rows.execute(f"SELECT count(*) FROM {layout.quote(object_schema.name)} "
                                 f"WHERE {where}", tuple(params)).fetchone()
+        assert row is not None
         return int(row[0])
 
     def _filter(self, object_schema: ObjectSchema, where: str, params: Sequence[Any],
@@ -144,59 +210,40 @@ class _SQLiteSnapshot(Snapshot):
                 functions: frozenset[str] = frozenset(), hidden: frozenset[str] = frozenset(),
                 after: Any = None, batch_rows: int = 50_000) -> Iterator[pa.Table]:
         condition, values = self._filter(object_schema, where, params, after)
-        table = layout.quote(object_schema.name)
         pk = layout.quote(object_schema.primary_key)
         columns = layout.select_columns_sql(object_schema, "sqlite", hidden)
-        select = f"SELECT {columns} FROM {table} WHERE {condition} ORDER BY {pk}"
-        if functions:  # user-defined functions live only in sqlite3 connections
-            yield from self._python_batches(object_schema, select, values, batch_rows)
-            return
-        cursor = self.arrow.cursor()
+        select = (f"SELECT {columns} FROM {layout.quote(object_schema.name)} WHERE {condition} "
+                  f"ORDER BY {pk}")
+        cursor = self.rows.raw.cursor()  # same connection, same snapshot
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
-        cursor.execute(f"SELECT * FROM (SELECT {layout.witness_sql(object_schema)}) "
-                       f"UNION ALL SELECT * FROM ({select})", parameters=values)
-        reader = cursor.fetch_record_batch()
-        first = True
         try:
-            for batch in reader:
-                if first:
-                    batch, first = batch.slice(1), False
-                if batch.num_rows:
-                    yield layout.to_wire(object_schema, batch)
+            cursor.execute(f"SELECT * FROM (SELECT {layout.witness_sql(object_schema)}) "
+                           f"UNION ALL SELECT * FROM ({select})", parameters=values or None)
+            for table in layout.rebatch(_skip_witness(cursor.fetch_record_batch()), batch_rows):
+                yield layout.to_wire(object_schema, table)
         finally:
             cursor.close()
-
-    def _python_batches(self, object_schema: ObjectSchema, select: str, values: list[Any],
-                        batch_rows: int) -> Iterator[pa.Table]:
-        cursor = self.rows.execute(select, values)
-        storage = layout.sqlite_arrow_schema(object_schema)
-        while True:
-            rows = cursor.fetchmany(batch_rows)
-            if not rows:
-                return
-            columns = list(zip(*rows, strict=True))
-            arrays = [pa.array(column, type=field.type) for column, field in zip(columns, storage,
-                                                                                 strict=True)]
-            yield layout.to_wire(object_schema, pa.Table.from_arrays(arrays, schema=storage))
 
     def pks(self, object_schema: ObjectSchema, where: str, params: Sequence[Any], *,
             functions: frozenset[str] = frozenset(), after: Any = None,
             batch_rows: int = 50_000) -> Iterator[list[Any]]:
         condition, values = self._filter(object_schema, where, params, after)
         pk = layout.quote(object_schema.primary_key)
-        cursor = self.rows.execute(f"SELECT {pk} FROM {layout.quote(object_schema.name)} "
+        result = self.rows.execute(f"SELECT {pk} FROM {layout.quote(object_schema.name)} "
                                    f"WHERE {condition} ORDER BY {pk}", values)
         while True:
-            rows = cursor.fetchmany(batch_rows)
+            rows = result.fetchmany(batch_rows)
             if not rows:
                 return
             yield [row[0] for row in rows]
 
     def close(self) -> None:
-        for conn in (getattr(self, "rows", None), getattr(self, "arrow", None)):
-            if conn is None:
-                continue
-            with contextlib.suppress(Exception):  # closing anyway
-                conn.rollback()
-            conn.close()
-
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.rows.rollback()
+        except Exception:  # a broken connection does not go back into the pool
+            self.rows.close()
+            return
+        self.store._release(self.rows)
