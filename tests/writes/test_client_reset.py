@@ -74,7 +74,7 @@ async def test_recover_replays_unsynced_writes(demo_server: Any, tmp_path: Path)
 
 async def test_discard_drops_unsynced_writes(demo_server: Any, tmp_path: Path) -> None:
     calls: list[str] = []
-    errors, pk, alice, helper = await _reset_with(demo_server, tmp_path, "discard", calls)
+    _errors, pk, alice, helper = await _reset_with(demo_server, tmp_path, "discard", calls)
     try:
         await settle(alice, helper)
         assert calls == ["on_before", "on_after_discard"]
@@ -112,7 +112,7 @@ async def test_recovery_disabled_discards_even_in_recover_or_discard(
                                                  '"is_recovery_mode_disabled": true'))
     async with serving(store_url, app_dir) as server:
         calls: list[str] = []
-        errors, pk, alice, helper = await _reset_with(server, tmp_path, "recover_or_discard", calls)
+        _errors, pk, alice, helper = await _reset_with(server, tmp_path, "recover_or_discard", calls)
         try:
             await settle(alice, helper)
             assert calls == ["on_before", "on_after_discard"]
