@@ -81,13 +81,26 @@ async def start_server(app: Starlette, host: str = "127.0.0.1", port: int | None
     """Start ``app`` on the running loop and return once it accepts connections."""
     port = port or free_port(host)
     server = _Server(_config(app, host, port, log_level), embedded=True)
-    task = asyncio.create_task(server.serve(), name=f"realm-server-{port}")
+    task = asyncio.create_task(_serve_embedded(server), name=f"realm-server-{port}")
     while not server.started:
         if task.done():
             task.result()
             raise RuntimeError("the server stopped during start-up")
         await asyncio.sleep(0.01)
     return RunningServer(server, task, f"http://{host}:{port}")
+
+
+async def _serve_embedded(server: _Server) -> None:
+    """``server.serve()``, with uvicorn's ``sys.exit`` on a failed start-up turned into an error.
+
+    A SystemExit inside a task would stop the whole event loop of the embedding process
+    (a test run, a notebook kernel).
+    """
+    try:
+        await server.serve()
+    except SystemExit as error:
+        raise RuntimeError(f"the sync server failed to start (exit status {error.code}); "
+                           "the reason is logged above") from None
 
 
 def serve_forever(app: Starlette, host: str, port: int, log_level: str = "info") -> None:
