@@ -78,10 +78,17 @@ class RunningServer:
 
 async def start_server(app: Starlette, host: str = "127.0.0.1", port: int | None = None,
                        log_level: str = "warning") -> RunningServer:
-    """Start ``app`` on the running loop and return once it accepts connections."""
-    port = port or free_port(host)
+    """Start ``app`` on the running loop and return once it accepts connections.
+
+    The listening socket is bound here (port 0 picks a free one), so no other process
+    can take the port between choosing and binding it.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port or 0))
+    port = int(sock.getsockname()[1])
     server = _Server(_config(app, host, port, log_level), embedded=True)
-    task = asyncio.create_task(_serve_embedded(server), name=f"realm-server-{port}")
+    task = asyncio.create_task(_serve_embedded(server, sock), name=f"realm-server-{port}")
     while not server.started:
         if task.done():
             task.result()
@@ -90,14 +97,14 @@ async def start_server(app: Starlette, host: str = "127.0.0.1", port: int | None
     return RunningServer(server, task, f"http://{host}:{port}")
 
 
-async def _serve_embedded(server: _Server) -> None:
+async def _serve_embedded(server: _Server, sock: socket.socket) -> None:
     """``server.serve()``, with uvicorn's ``sys.exit`` on a failed start-up turned into an error.
 
     A SystemExit inside a task would stop the whole event loop of the embedding process
     (a test run, a notebook kernel).
     """
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     except SystemExit as error:
         raise RuntimeError(f"the sync server failed to start (exit status {error.code}); "
                            "the reason is logged above") from None
