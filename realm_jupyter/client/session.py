@@ -307,7 +307,9 @@ class SyncSession:
     def _on_hello(self, header: dict[str, Any], payload: bytes | None) -> None:
         self.server_version = int(header["server_version"])
         store = self.realm.subscription_store
-        if store.latest.version == 0:
+        # Version 0 is empty: meeting a server completes it, even when newer sets were
+        # committed offline (they may all be rejected, and waiters on 0 must not hang).
+        if store.get(0) is not None and store.state(0) is SubscriptionSetState.PENDING:
             store.apply(0, SubscriptionEvent.CONNECTED_EMPTY)
 
     def _on_ping(self, header: dict[str, Any], payload: bytes | None) -> None:
@@ -323,6 +325,8 @@ class SyncSession:
             offset += size
         removes = header.get("removes", {})
         version = int(header["server_version"])
+        if header.get("compensating"):
+            self.realm.writes.on_compensating_write({"writes": header["compensating"]})
         uploaded = header.get("uploaded")
         self.realm.apply_download(version, upserts, removes,
                                   None if uploaded is None else int(uploaded))
@@ -356,6 +360,7 @@ class SyncSession:
         store = realm.subscription_store
 
         def with_data(conn: Any) -> None:
+            realm.writes.replay_all(conn)
             store.apply(version, SubscriptionEvent.BOOTSTRAP_END, conn=conn)
 
         added = cache_apply.apply_bootstrap(realm.cache, version, int(header["replay_from"]),

@@ -61,16 +61,20 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
     @contextlib.asynccontextmanager
     async def lifespan(starlette: Starlette) -> AsyncIterator[None]:
         queryable = {name: config.sync.queryable_fields(name) for name in config.collections}
-        await backend.open(config.schema.types, queryable)
-        options: dict[str, Any] = {} if access_ttl is None else {"access_ttl": access_ttl}
-        auth = await Auth.create(config, backend, **options)
-        service = SyncService(config, backend, auth)
-        starlette.state.service = service
-        await _seed(config, backend)
-        if demo_size is not None:
-            from ..demo.seed import seed_demo
+        try:
+            await backend.open(config.schema.types, queryable)
+            options: dict[str, Any] = {} if access_ttl is None else {"access_ttl": access_ttl}
+            auth = await Auth.create(config, backend, **options)
+            service = SyncService(config, backend, auth)
+            starlette.state.service = service
+            await _seed(config, backend)
+            if demo_size is not None:
+                from ..demo.seed import seed_demo
 
-            await seed_demo(config, backend, auth, demo_size)
+                await seed_demo(config, backend, auth, demo_size)
+        except BaseException:
+            await backend.close()  # a failed start-up leaves no connection behind
+            raise
         trimmer = asyncio.create_task(_trim_forever(config, backend), name="realm-history-trim")
         try:
             yield

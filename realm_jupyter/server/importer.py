@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from bson.errors import BSONError
 
 from ..documents import from_extended_json, to_plain, validate_document
 from ..errors import SchemaError
@@ -23,6 +24,9 @@ from ..wire import rows_to_arrow
 __all__ = ["ImportProblem", "InvalidDocumentsError", "read_documents", "to_wire_table"]
 
 MAX_PROBLEMS_SHOWN = 20
+#: What decoding one bad Extended JSON value raises: ``{"$oid": "x"}`` a BSONError,
+#: ``{"$numberDecimal": "abc"}`` an ArithmeticError — each must name its line, not escape.
+_DECODE_ERRORS = (ValueError, TypeError, ArithmeticError, BSONError)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def _ndjson_records(text: str) -> Iterator[tuple[str, Any]]:
         location = f"line {number}"
         try:
             yield location, from_extended_json(line)
-        except (ValueError, TypeError) as error:
+        except _DECODE_ERRORS as error:
             yield location, ImportProblem(location, f"not valid Extended JSON: {error}")
 
 
@@ -112,7 +116,7 @@ def _array_records(text: str) -> Iterator[tuple[str, Any]]:
             return
         try:
             yield location, from_extended_json(text[position:end])
-        except (ValueError, TypeError) as error:
+        except _DECODE_ERRORS as error:
             yield location, ImportProblem(location, f"not valid Extended JSON: {error}")
         position = _skip(text, end)
         if position < len(text) and text[position] == ",":

@@ -8,10 +8,14 @@ server process can serve any reconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import pyarrow as pa
 
 from ..query.ast import And, Constant, Not, Predicate
 from ..query.compiler import compile_predicate
@@ -26,6 +30,7 @@ from .views import FeedEntry, View, collect_changes
 __all__ = ["BootstrapResume", "StreamSession"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PING_SECONDS = 15.0
 BATCH_ROWS = 50_000
@@ -45,6 +50,10 @@ class BootstrapResume:
             return None
         return cls(int(data["version"]), str(data["kind"]), int(data["first_snapshot"]),
                    int(data["step"]), data.get("after"))
+
+
+class _HistoryGone(Exception):
+    """The client's cursor is behind history that no longer exists: it must reset."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,12 @@ class StreamSession:
 
     async def frames(self) -> AsyncIterator[bytes]:
         with self.store.subscribe() as events:
-            async for frame in self._frames(events):
-                yield frame
+            try:
+                async for frame in self._frames(events):
+                    yield frame
+            except _HistoryGone:
+                yield self._reset_frame(222, "the history this client needs is gone (trimmed, "
+                                             "or compacted by a bulk load): it must reset")
 
     async def _frames(self, events: Subscription) -> AsyncIterator[bytes]:
         latest = await self.store.latest_version()
@@ -158,6 +171,12 @@ class StreamSession:
                 yield frame
 
     async def _changes(self, entries: list[FeedEntry], upto: int) -> AsyncIterator[bytes]:
+        if len(entries) < upto - self.cursor:
+            # Versions only skip history where it was trimmed or where a large bulk load
+            # compacted it (storage/bulk.py). Skipping it would lose documents silently.
+            trimmed = await self.store.trimmed_through()
+            if trimmed > self.cursor and self.view.version > 0:
+                raise _HistoryGone
         batch = collect_changes(entries, self.view, self.rules, upto, self.client_id)
         header, payload = batch.frame(self.schema)
         self.cursor = upto
@@ -166,14 +185,18 @@ class StreamSession:
     # ------------------------------------------------------------------ bootstraps
 
     async def _bootstrap(self, target: View, kind: str) -> AsyncIterator[bytes]:
-        snapshot = await asyncio.to_thread(self.store.snapshot)
+        reader = _Reader(await asyncio.to_thread(self.store.snapshot))
         try:
-            async for frame in self._bootstrap_from(snapshot, target, kind):
+            async for frame in self._bootstrap_from(reader, target, kind):
                 yield frame
         finally:
-            await asyncio.to_thread(snapshot.close)
+            # Even when the client went away (the task is being cancelled, and anyio cancels
+            # every await again), the snapshot closes — after the read in flight, never under it.
+            closing = asyncio.get_running_loop().run_in_executor(None, reader.close)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(closing)
 
-    async def _bootstrap_from(self, snapshot: Snapshot, target: View,
+    async def _bootstrap_from(self, snapshot: _Reader, target: View,
                               kind: str) -> AsyncIterator[bytes]:
         resume = self.resume
         self.resume = None
@@ -183,7 +206,7 @@ class StreamSession:
         if kind == "diff":
             while self.cursor < snapshot.version:  # the old view, caught up to the snapshot
                 entries = [FeedEntry.decode(self.schema, e)
-                           for e in await asyncio.to_thread(snapshot.history, self.cursor, 5_000)]
+                           for e in await snapshot.call(snapshot.history, self.cursor, 5_000)]
                 upto = entries[-1].entry.version if len(entries) == 5_000 else snapshot.version
                 async for frame in self._changes(entries, upto):
                     yield frame
@@ -193,7 +216,7 @@ class StreamSession:
                     for step in steps]
         counts = []
         for index, (step, (where, params, _)) in enumerate(zip(steps, compiled, strict=True)):
-            counts.append(0 if index < start else await asyncio.to_thread(
+            counts.append(0 if index < start else await snapshot.call(
                 snapshot.count, self.schema[step.object_type], where, params))
         totals = {"rows": sum(c for s, c in zip(steps, counts, strict=True) if s.action == "add"),
                   "removes": sum(c for s, c in zip(steps, counts, strict=True)
@@ -214,7 +237,7 @@ class StreamSession:
                 hidden = self.rules[step.object_type].hidden_fields
                 batches = snapshot.batches(object_schema, where, params, functions=functions,
                                            hidden=hidden, after=after, batch_rows=BATCH_ROWS)
-                async for table in _iterate(batches):
+                async for table in snapshot.iterate(batches):
                     received += table.num_rows
                     last = table.column(object_schema.primary_key)[-1].as_py()
                     yield encode_frame({"t": "batch", "version": target.version,
@@ -224,7 +247,7 @@ class StreamSession:
             else:
                 pks = snapshot.pks(object_schema, where, params, functions=functions, after=after,
                                    batch_rows=BATCH_ROWS)
-                async for chunk in _iterate(pks):
+                async for chunk in snapshot.iterate(pks):
                     yield encode_frame({"t": "remove", "version": target.version,
                                         "type": step.object_type, "pks": chunk, "step": index,
                                         "after": chunk[-1]})
@@ -254,11 +277,57 @@ def _and_not(include: Predicate, exclude: Predicate) -> Predicate:
     return And((include, Not(exclude)))
 
 
-async def _iterate(iterator: Iterator[Any]) -> AsyncIterator[Any]:
-    """Pull a blocking iterator one item at a time on a worker thread."""
-    done = object()
-    while True:
-        item = await asyncio.to_thread(next, iterator, done)
-        if item is done:
-            return
-        yield item
+class _Reader:
+    """A snapshot read from worker threads, one call at a time.
+
+    ``close`` waits for the call in flight, closes the iterators handed out (their
+    driver cursors) and then the snapshot, so a client that disconnects in the middle
+    of a bootstrap never has its connection closed under a running cursor.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.version = snapshot.version
+        self.history = snapshot.history
+        self.count = snapshot.count
+        self._lock = threading.Lock()
+        self._iterators: list[Iterator[Any]] = []
+        self._closed = False
+
+    def batches(self, *args: Any, **options: Any) -> Iterator[pa.Table]:
+        iterator = self.snapshot.batches(*args, **options)
+        self._iterators.append(iterator)
+        return iterator
+
+    def pks(self, *args: Any, **options: Any) -> Iterator[list[Any]]:
+        iterator = self.snapshot.pks(*args, **options)
+        self._iterators.append(iterator)
+        return iterator
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(self._locked, function, *args)
+
+    def _locked(self, function: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the snapshot is closed")
+            return function(*args)
+
+    async def iterate(self, iterator: Iterator[Any]) -> AsyncIterator[Any]:
+        """Pull a blocking iterator one item at a time on a worker thread."""
+        done = object()
+        while True:
+            item = await self.call(next, iterator, done)
+            if item is done:
+                return
+            yield item
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for iterator in self._iterators:
+                with contextlib.suppress(Exception):
+                    iterator.close()  # type: ignore[attr-defined]
+            self.snapshot.close()

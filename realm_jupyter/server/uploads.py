@@ -165,7 +165,8 @@ class _Integrator:
         for key, document in documents.items():
             object_type, pk = key
             if key in rejected:
-                self.tx.put(Change(object_type, pk, document), document, revert=True)
+                self.tx.put(Change(object_type, pk, document), document, revert=True,
+                            reason=rejected[key])
                 compensations.append({
                     "object_type": object_type, "primary_key": plain_value(pk),
                     "reason": rejected[key], "client_version": self.client_version,

@@ -84,6 +84,7 @@ class ChangeBatch:
     upserts: dict[str, dict[Any, Mapping[str, Any]]] = field(default_factory=dict)
     removes: dict[str, dict[Any, None]] = field(default_factory=dict)
     uploaded: int | None = None
+    compensations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -95,6 +96,8 @@ class ChangeBatch:
                                   "upserts": [], "removes": {}}
         if self.uploaded is not None:
             header["uploaded"] = self.uploaded
+        if self.compensations:
+            header["compensating"] = self.compensations
         chunks: list[bytes] = []
         for object_type, rows in sorted(self.upserts.items()):
             if not rows:
@@ -131,6 +134,10 @@ def collect_changes(entries: Iterable[FeedEntry], view: View, rules: SessionRule
             if not mine:
                 continue
             before = True
+            if entry.reason is not None:
+                batch.compensations.append({
+                    "object_type": object_type, "primary_key": entry.pk, "reason": entry.reason,
+                    "client_version": entry.client_version, "server_version": entry.version})
         upserts = batch.upserts.setdefault(object_type, {})
         removes = batch.removes.setdefault(object_type, {})
         if after:

@@ -88,6 +88,7 @@ class HistoryEntry:
     client_version: int | None = None
     timestamp: int = 0
     revert: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,12 @@ class WriteTransaction(abc.ABC):
     version: int
 
     @abc.abstractmethod
-    def put(self, change: Change, prev: Mapping[str, Any] | None, *, revert: bool = False) -> None:
+    def put(self, change: Change, prev: Mapping[str, Any] | None, *, revert: bool = False,
+            reason: str | None = None) -> None:
         """Write or delete one document and record it in the history.
 
         With ``revert`` the document is not changed: the history records its current
-        state for the writing client only (a compensating write).
+        state for the writing client only, with ``reason`` when it is a compensating write.
         """
 
     @abc.abstractmethod

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -44,6 +44,7 @@ __all__ = [
     "create_table_sql",
     "encode_row",
     "quote",
+    "rebatch",
     "storage_columns",
     "to_wire",
 ]
@@ -160,6 +161,29 @@ def witness_sql(object_schema: ObjectSchema) -> str:
     """
     samples = {"TEXT": "''", "INTEGER": "0", "REAL": "0.0"}
     return ", ".join(f"{samples[SQLITE_TYPES[p.type]]} AS {quote(p.name)}" for p in object_schema)
+
+
+def rebatch(batches: Iterable[pa.RecordBatch | pa.Table], batch_rows: int) -> Iterator[pa.Table]:
+    """The rows of ``batches`` as tables of exactly ``batch_rows`` rows (the last may be shorter).
+
+    Drivers hand over record batches of their own sizes (ADBC PostgreSQL by bytes,
+    SQLite minus its witness row); bootstrap frames promise at most ``batch_rows``.
+    Slices and concatenations are zero-copy or columnar: no per-row work.
+    """
+    pending: list[pa.Table] = []
+    size = 0
+    for batch in batches:
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        while table.num_rows:
+            take = min(batch_rows - size, table.num_rows)
+            pending.append(table.slice(0, take))
+            size += take
+            table = table.slice(take)
+            if size == batch_rows:
+                yield pa.concat_tables(pending)
+                pending, size = [], 0
+    if size:
+        yield pa.concat_tables(pending)
 
 
 def to_wire(object_schema: ObjectSchema, batch: pa.RecordBatch | pa.Table) -> pa.Table:

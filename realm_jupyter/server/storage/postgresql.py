@@ -43,7 +43,7 @@ _DDL = [
     "upload_version bigint NOT NULL, created_at bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS _realm_history (version bigint PRIMARY KEY, object_type text NOT "
     "NULL, pk text NOT NULL, doc jsonb, prev jsonb, client_id text, client_version bigint, "
-    "ts bigint NOT NULL, revert boolean NOT NULL DEFAULT false)",
+    "ts bigint NOT NULL, revert boolean NOT NULL DEFAULT false, reason text)",
     "CREATE TABLE IF NOT EXISTS _realm_clocks (object_type text NOT NULL, pk text NOT NULL, "
     "clock text NOT NULL, PRIMARY KEY (object_type, pk))",
     "CREATE INDEX IF NOT EXISTS _realm_history_ts ON _realm_history (ts)",
@@ -150,7 +150,7 @@ class _PostgresSnapshot(Snapshot):
 
     def history(self, after: int, limit: int) -> list[HistoryEntry]:
         rows = self._rows("SELECT version, object_type, pk, doc::text, prev::text, client_id, "
-                          "client_version, ts, revert FROM _realm_history WHERE version > $1 AND "
+                          "client_version, ts, revert, reason FROM _realm_history WHERE version > $1 AND "
                           "version <= $2 ORDER BY version LIMIT $3", (after, self.version, limit))
         return [history_entry(row) for row in rows]
 
@@ -179,16 +179,8 @@ class _PostgresSnapshot(Snapshot):
         try:
             cursor.execute(f"SELECT {columns} FROM {layout.quote(object_schema.name)} "
                            f"WHERE {condition} ORDER BY {order}", parameters=values or None)
-            pending: list[pa.RecordBatch] = []
-            size = 0
-            for batch in cursor.fetch_record_batch():
-                pending.append(batch)
-                size += batch.num_rows
-                if size >= batch_rows:
-                    yield layout.to_wire(object_schema, pa.Table.from_batches(pending))
-                    pending, size = [], 0
-            if size:
-                yield layout.to_wire(object_schema, pa.Table.from_batches(pending))
+            for table in layout.rebatch(cursor.fetch_record_batch(), batch_rows):
+                yield layout.to_wire(object_schema, table)
         finally:
             cursor.close()
 

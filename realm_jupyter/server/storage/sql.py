@@ -348,7 +348,7 @@ class SQLStore(Store):
 
     async def history(self, after: int, limit: int = 10_000) -> list[HistoryEntry]:
         rows = await self._run(lambda: self._query(self.sql(
-            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts, revert "
+            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts, revert, reason "
             "FROM _realm_history WHERE version > ? ORDER BY version LIMIT ?"), (after, limit)))
         return [history_entry(row) for row in rows]
 
@@ -396,7 +396,8 @@ def history_entry(row: Sequence[Any]) -> HistoryEntry:
     return HistoryEntry(version=int(row[0]), object_type=row[1], pk=decode_json(row[2]),
                         doc=decode_json(row[3]), prev=decode_json(row[4]), client_id=row[5],
                         client_version=None if row[6] is None else int(row[6]),
-                        timestamp=int(row[7]), revert=bool(row[8]))
+                        timestamp=int(row[7]), revert=bool(row[8]),
+                        reason=row[9] if len(row) > 9 else None)
 
 
 def _select_documents(store: SQLStore, conn: DBConnection, object_schema: ObjectSchema,
@@ -431,7 +432,8 @@ class _Transaction(WriteTransaction):
     def get(self, object_type: str, pks: Sequence[Any]) -> dict[Any, dict[str, Any]]:
         return _select_documents(self.store, self.conn, self.store.schema[object_type], pks)
 
-    def put(self, change: Change, prev: Mapping[str, Any] | None, *, revert: bool = False) -> None:
+    def put(self, change: Change, prev: Mapping[str, Any] | None, *, revert: bool = False,
+            reason: str | None = None) -> None:
         store = self.store
         object_schema = store.schema[change.object_type]
         table = layout.quote(object_schema.name)
@@ -456,10 +458,10 @@ class _Transaction(WriteTransaction):
         prev_json = None if prev is None else orjson.dumps(to_plain(prev)).decode()
         self.conn.execute(store.sql(
             "INSERT INTO _realm_history (version, object_type, pk, doc, prev, client_id, "
-            f"client_version, ts, revert) VALUES (?, ?, ?, {store._json()}, {store._json()}, ?, ?, "
-            "?, ?)"),
+            f"client_version, ts, revert, reason) VALUES (?, ?, ?, {store._json()}, {store._json()}, "
+            "?, ?, ?, ?, ?)"),
             (self.version, change.object_type, encode_pk(change.pk), doc_json, prev_json,
-             self.client_id, self.client_version, self.timestamp, revert))
+             self.client_id, self.client_version, self.timestamp, revert, reason))
 
     def claim_upload(self, client_id: str, client_version: int) -> bool:
         claimed = self.conn.execute(self.store.sql(

@@ -42,7 +42,7 @@ _DDL = [
     "upload_version INTEGER NOT NULL, created_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS _realm_history (version INTEGER PRIMARY KEY, object_type TEXT NOT "
     "NULL, pk TEXT NOT NULL, doc TEXT, prev TEXT, client_id TEXT, client_version INTEGER, "
-    "ts INTEGER NOT NULL, revert INTEGER NOT NULL DEFAULT 0)",
+    "ts INTEGER NOT NULL, revert INTEGER NOT NULL DEFAULT 0, reason TEXT)",
     "CREATE TABLE IF NOT EXISTS _realm_clocks (object_type TEXT NOT NULL, pk TEXT NOT NULL, "
     "clock TEXT NOT NULL, PRIMARY KEY (object_type, pk))",
     "CREATE INDEX IF NOT EXISTS _realm_history_ts ON _realm_history (ts)",
@@ -186,7 +186,7 @@ class _SQLiteSnapshot(Snapshot):
 
     def history(self, after: int, limit: int) -> list[HistoryEntry]:
         rows = self.rows.execute(
-            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts, revert "
+            "SELECT version, object_type, pk, doc, prev, client_id, client_version, ts, revert, reason "
             "FROM _realm_history WHERE version > ? AND version <= ? ORDER BY version LIMIT ?",
             (after, self.version, limit)).fetchall()
         return [history_entry(row) for row in rows]
