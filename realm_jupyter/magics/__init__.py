@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .extension import RealmMagics
-from .transformer import HELPER_NAME, rewrite_realm_magics
+from .transformer import HELPER_NAME
 
 __all__ = ["RealmMagics", "current_realm", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -25,7 +25,7 @@ def current_realm() -> Any:
 
     from ..errors import RealmJupyterError
 
-    shell = get_ipython()  # type: ignore[no-untyped-call]
+    shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
     magics = None if shell is None else shell.user_ns.get(HELPER_NAME)
     if not isinstance(magics, RealmMagics):
         raise RealmJupyterError("the realm_jupyter extension is not loaded",
@@ -38,18 +38,19 @@ def load_ipython_extension(ipython: Any) -> None:
     if isinstance(existing, RealmMagics):
         return  # loading twice changes nothing
     magics = RealmMagics(shell=ipython)
+    magics.loaded_in_cell = getattr(ipython, "execution_count", None)
     ipython.register_magics(magics)
     ipython.configurables.append(magics)
     ipython.user_ns[HELPER_NAME] = magics
     ipython.user_ns_hidden[HELPER_NAME] = magics
-    if rewrite_realm_magics not in ipython.input_transformers_cleanup:
-        ipython.input_transformers_cleanup.append(rewrite_realm_magics)
+    magics.rewriter.install(ipython)
+    magics.cells.install(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.user_ns.pop(HELPER_NAME, None)
     ipython.user_ns_hidden.pop(HELPER_NAME, None)
-    if rewrite_realm_magics in ipython.input_transformers_cleanup:
-        ipython.input_transformers_cleanup.remove(rewrite_realm_magics)
     if isinstance(magics, RealmMagics):
+        magics.rewriter.uninstall(ipython)
+        magics.cells.uninstall(ipython)
         magics.context.shutdown()

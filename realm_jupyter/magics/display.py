@@ -6,8 +6,11 @@ One place decides how things look, in HTML (JupyterLab, Notebook 7) and plain te
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import html
 import time
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -17,7 +20,7 @@ from IPython.display import display as _display
 from ..client.progress import Progress
 from ..errors import QueryError, RealmJupyterError
 
-__all__ = ["ProgressLine", "error_line", "note", "usage_error"]
+__all__ = ["CellOutput", "ProgressLine", "error_line", "note", "usage_error"]
 
 
 def error_line(error: RealmJupyterError) -> str:
@@ -57,14 +60,76 @@ def note(text: str, *, level: str = "info") -> None:
                           f'monospace);font-size:12px">{html.escape(text)}</div>'))
 
 
+def _run_in(context: contextvars.Context | None, fn: Callable[[], Any]) -> None:
+    if context is None:
+        fn()
+        return
+    try:
+        context.run(fn)
+    except RuntimeError:  # that context is being run already (we are inside it)
+        fn()
+
+
+class CellOutput:
+    """Sends output made outside a cell's own code to a cell the user can see.
+
+    ipykernel tags output with the request of the *context* it is made in, and an asyncio
+    task keeps the context it was created in. Sync tasks are created by ``%realm_connect``,
+    so what they display directly (a progress update, a compensating-write warning) would
+    carry that old cell's header, and JupyterLab and nbclient drop it. So the context of the
+    running cell is kept from ``pre_run_cell`` to ``post_run_cell``: output goes to that cell,
+    and output made while no cell runs waits for the next one.
+    """
+
+    MAX_PENDING = 50
+
+    def __init__(self) -> None:
+        self.context: contextvars.Context | None = None
+        self.pending: list[Callable[[], Any]] = []
+
+    def show(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` (which displays something) where the user will see it."""
+        if self.context is None:
+            if len(self.pending) < self.MAX_PENDING:
+                self.pending.append(fn)
+            return
+        _run_in(self.context, fn)
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        self.context = contextvars.copy_context()
+        pending, self.pending = self.pending, []
+        for fn in pending:
+            fn()
+
+    def post_run_cell(self, result: Any = None) -> None:
+        self.context = None
+
+    def install(self, shell: Any) -> None:
+        shell.events.register("pre_run_cell", self.pre_run_cell)
+        shell.events.register("post_run_cell", self.post_run_cell)
+
+    def uninstall(self, shell: Any) -> None:
+        for event, callback in (("pre_run_cell", self.pre_run_cell),
+                                ("post_run_cell", self.post_run_cell)):
+            with contextlib.suppress(ValueError):
+                shell.events.unregister(event, callback)
+
+
 class ProgressLine:
-    """A live progress line updated in place while a cell waits."""
+    """A live progress line updated in place while a cell waits.
+
+    Updates come from the sync session's progress listener, which runs in the sync task's
+    context; they are published in the context of the cell that started the line, so that
+    frontends route them to it (see :class:`CellOutput`).
+    """
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.started = time.monotonic()
         self.handle: DisplayHandle | None = None
+        self._context: contextvars.Context | None = None
         self._last = 0.0
+        self._moving = False
 
     def _bundle(self, progress: Progress | None, done: str | None = None) -> _Bundle:
         if done is not None:
@@ -84,14 +149,21 @@ class ProgressLine:
         return _Bundle(text, f'<div style="font-size:12px">{bar}{html.escape(text)}</div>')
 
     def start(self) -> None:
+        self._context = contextvars.copy_context()
         self.handle = display(self._bundle(None), display_id=True)
 
     def update(self, progress: Progress) -> None:
         now = time.monotonic()
         if self.handle is None or (now - self._last < 0.2 and progress.estimate < 1.0):
             return
+        if progress.phase == "idle":
+            if self._moving:
+                return  # between the last batch and finish(): keep showing the last numbers
+        else:
+            self._moving = True
         self._last = now
-        self.handle.update(self._bundle(progress))  # type: ignore[no-untyped-call]
+        handle, bundle = self.handle, self._bundle(progress)
+        _run_in(self._context, lambda: handle.update(bundle))  # type: ignore[no-untyped-call]
 
     def finish(self, summary: str) -> None:
         if self.handle is not None:

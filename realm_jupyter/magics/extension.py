@@ -6,6 +6,10 @@ commands wait on the kernel loop; the registered line magics (for ``%time``, a
 ``def``, terminals, and ``%name?`` help) call the same commands and refuse, with a
 clear line, to block when a command must wait. User mistakes become one red
 ``UsageError`` line; ``%config RealmMagics.short_errors = False`` shows tracebacks.
+
+No magic lets IPython expand ``$name`` or ``{expression}`` in its line (the transformer
+path never did): queries use ``{…}`` for lists and ``$0`` for arguments, and
+``%realm_write`` takes JSON. Query arguments are Python expressions after the query.
 """
 
 from __future__ import annotations
@@ -18,14 +22,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, Unicode
 
 from ..errors import RealmJupyterError
 from .commands import connect, explore, query, sql, status, subscribe, subscriptions, unsubscribe, write
 from .context import RealmContext
-from .display import usage_error
+from .display import CellOutput, usage_error
+from .transformer import TopLevelRewriter
 
 __all__ = ["RealmMagics"]
 
@@ -41,6 +46,24 @@ _COMMANDS: dict[str, Callable[..., Any]] = {
     "realm_explore": explore.run,
     "realm_write": write.run,
 }
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without a trailing ``# comment``: a ``#`` outside quotes, after a space."""
+    quote: str | None = None
+    escaped = False
+    for index, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote is not None:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index].rstrip()
+    return line
 
 
 @magics_class
@@ -62,6 +85,10 @@ class RealmMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.context = RealmContext(shell)
+        self.rewriter = TopLevelRewriter()
+        self.cells = CellOutput()
+        #: ``execution_count`` of the cell that ran ``%load_ext`` (its own magics cannot wait).
+        self.loaded_in_cell: int | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -75,9 +102,10 @@ class RealmMagics(Magics):
             raise usage_error(error) from None
 
     def _parse(self, name: str, line: str) -> argparse.Namespace:
-        """Shell-like splitting (quotes removed), then the magic's own argument parser."""
+        """Shell-like splitting (quotes removed; a trailing ``# comment`` dropped), then the
+        magic's own argument parser."""
         try:
-            argv = shlex.split(line)
+            argv = shlex.split(strip_comment(line))
         except ValueError as error:
             raise UsageError(f"%{name}: {error} (check the quotes)") from None
         parsed: argparse.Namespace = getattr(self, name).parser.parse_args(argv)
@@ -102,6 +130,10 @@ class RealmMagics(Magics):
         args = self._parse(name, line)
         command = _COMMANDS[name]
         if inspect.iscoroutinefunction(command):
+            if self.shell is not None and self.loaded_in_cell == self.shell.execution_count:
+                raise UsageError(f"%{name} cannot wait in the cell that loads the extension "
+                                 "(IPython rewrites a whole cell before running it): put "
+                                 "%load_ext realm_jupyter in a cell of its own, above this one")
             raise UsageError(f"%{name} waits for the server, so it must be the start of a line "
                              "at the top level of a cell (not inside a def, %time or a "
                              "terminal without an asyncio kernel)")
@@ -131,6 +163,7 @@ class RealmMagics(Magics):
     @argument("--api-key", dest="api_key", help="API key (better: $REALM_API_KEY).")
     @argument("--cache", help="DuckDB cache file (default: per server, app and user in the user "
                               "cache directory).")
+    @no_var_expand
     @line_magic
     def realm_connect(self, line: str) -> Any:
         """Log in to a sync server and open the local cache; sync starts in the background.
@@ -150,6 +183,7 @@ class RealmMagics(Magics):
               help="Return at once with what is cached.")
     @argument("--always", action="store_true", help="Wait even if the subscription exists.")
     @argument("--timeout", type=float, help="Seconds to wait before showing what is cached.")
+    @no_var_expand
     @line_magic
     def realm_subscribe(self, line: str) -> Any:
         """Subscribe to a query and return the matching cached objects as a DataFrame.
@@ -164,6 +198,7 @@ class RealmMagics(Magics):
     @argument("--type", help="Remove the subscriptions of this object type.")
     @argument("--query", help="With --type: only the subscription with this query.")
     @argument("--all", action="store_true", help="Remove every subscription.")
+    @no_var_expand
     @line_magic
     def realm_unsubscribe(self, line: str) -> Any:
         """Remove subscriptions; objects no remaining subscription covers leave the cache."""
@@ -171,6 +206,7 @@ class RealmMagics(Magics):
 
     @magic_arguments()
     @argument("--table", action="store_true", help="A DataFrame instead of the widget.")
+    @no_var_expand
     @line_magic
     def realm_subscriptions(self, line: str) -> Any:
         """The subscription manager: states, row counts, add (validated as you type), remove."""
@@ -182,17 +218,20 @@ class RealmMagics(Magics):
               help="Any Realm query: SORT, DISTINCT, LIMIT, @count, dotted paths, ANY/ALL/NONE.")
     @argument("args", nargs="*", help="Python expressions for $0, $1, ….")
     @argument("--index", action="store_true", help="Use the primary key as the index.")
+    @no_var_expand
     @line_magic
     def realm_query(self, line: str) -> Any:
         """Query the local cache with the full Realm Query Language; returns a DataFrame."""
         return self._line("realm_query", line)
 
+    @no_var_expand
     @line_magic("realm_sql")  # type: ignore[arg-type]
     def realm_sql_line(self, line: str) -> Any:
         """DuckDB SQL over the cache, one table per object type: %realm_sql SELECT … FROM Item."""
         with self._errors():
             return sql.run(self, line)
 
+    @no_var_expand
     @cell_magic("realm_sql")  # type: ignore[arg-type]
     def realm_sql_cell(self, line: str, cell: str) -> Any:
         """DuckDB SQL over the cache (the cell body is the statement)."""
@@ -200,18 +239,21 @@ class RealmMagics(Magics):
             return sql.run(self, cell)
 
     @magic_arguments()
+    @no_var_expand
     @line_magic
     def realm_status(self, line: str) -> Any:
         """Connection, session, subscription set, progress, pending uploads (a live widget)."""
         return self._line("realm_status", line)
 
     @magic_arguments()
+    @no_var_expand
     @line_magic
     def realm_pause(self, line: str) -> Any:
         """Pause sync (the connection closes; local reads and writes still work)."""
         return self._line("realm_pause", line)
 
     @magic_arguments()
+    @no_var_expand
     @line_magic
     def realm_resume(self, line: str) -> Any:
         """Resume sync after %realm_pause; changes made meanwhile download."""
@@ -220,6 +262,7 @@ class RealmMagics(Magics):
     @magic_arguments()
     @argument("type", help="Object type.")
     @argument("query", nargs="?", default="", help="Optional filter (Realm Query Language).")
+    @no_var_expand
     @line_magic
     def realm_explore(self, line: str) -> Any:
         """A live table over the cache: scroll millions of rows, sort, filter; refreshes on sync."""
@@ -231,6 +274,7 @@ class RealmMagics(Magics):
     @argument("target", nargs="?", help="create: the document (JSON); otherwise the primary key.")
     @argument("value", nargs="?",
               help='update: fields as JSON, e.g. \'{"status": "done"}\'; add: FIELD=AMOUNT.')
+    @no_var_expand
     @line_magic
     def realm_write(self, line: str) -> Any:
         """Write locally (applied at once, uploaded in the background): create, update, delete,

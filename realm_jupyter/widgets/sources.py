@@ -218,7 +218,7 @@ class WithFallback:
             setattr(self.widget, name, value)
 
     def __repr__(self) -> str:
-        return self._text
+        return str(self._text)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.widget._repr_mimebundle_(**kwargs)

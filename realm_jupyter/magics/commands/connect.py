@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import os
 from typing import TYPE_CHECKING, Any
@@ -69,9 +70,11 @@ def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:
 
 
 def _on_error(magics: RealmMagics, error: Any) -> None:
+    """Sync errors as warning lines, in the running cell (or the next one: see CellOutput)."""
     if isinstance(error, CompensatingWriteError):
-        for write in error.writes:
-            note(f"⚠ write reverted by the server: {write.object_type} {write.primary_key}: "
-                 f"{write.reason}", level="warning")
-        return
-    note(f"⚠ sync: {error}", level="warning")
+        lines = [f"⚠ write reverted by the server: {write.object_type} {write.primary_key}: "
+                 f"{write.reason}" for write in error.writes]
+    else:
+        lines = [f"⚠ sync: {error}"]
+    for text in lines:
+        magics.cells.show(functools.partial(note, text, level="warning"))

@@ -15,8 +15,8 @@ def table(magics: RealmMagics) -> pd.DataFrame:
     realm = magics.context.realm
     current = realm.subscriptions
     counts = {s.id: realm.count(s.object_type, s.query) for s in current}
-    rows = [{"name": s.name, "type": s.object_type, "query": s.query, "rows": counts[s.id],
-             "state": current.state.value, "version": current.version,
+    rows = [{"name": s.name or "(unnamed)", "type": s.object_type, "query": s.query,
+             "rows": counts[s.id], "state": current.state.value, "version": current.version,
              "created_at": s.created_at} for s in current]
     return pd.DataFrame(rows, columns=["name", "type", "query", "rows", "state", "version",
                                        "created_at"])

@@ -1,0 +1,15 @@
+"""Fixtures of the magics tests: the demo store the notebook tests use too (seeded once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.notebooks.support import seeded_demo_store
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy source of the demo store as the real server seeds it (``small``)."""
+    return seeded_demo_store(tmp_path_factory.getbasetemp())
