@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +40,19 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.embedded = embedded
 
-    def capture_signals(self) -> Any:
-        if self.embedded:
-            return contextlib.nullcontext()
-        return super().capture_signals()
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM drain and exit with status 0 (uvicorn would re-raise the signal)."""
+        if self.embedded or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         service = _service(self)

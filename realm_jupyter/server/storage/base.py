@@ -248,8 +248,17 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table) -> int:
-        """Insert (or replace) documents from a wire-schema table, all or nothing; history included."""
+    async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table,
+                        compact: bool | None = None) -> int:
+        """Insert (or replace) documents from a wire-schema table, all or nothing.
+
+        Small loads into a store that has clients keep per-document history; large
+        loads, or ``compact=True``, compact it instead (see ``bulk``).
+        """
+
+    @abc.abstractmethod
+    async def has_clients(self) -> bool:
+        """Whether any client ever registered with this store."""
 
     @abc.abstractmethod
     async def get_documents(self, object_type: str, pks: Sequence[Any]) -> dict[Any, dict[str, Any]]: ...

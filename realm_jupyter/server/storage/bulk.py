@@ -41,9 +41,16 @@ def wire_documents(object_schema: ObjectSchema, table: pa.Table) -> list[dict[st
     return documents
 
 
-async def bulk_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Table) -> int:
-    """Insert or replace the documents of ``table`` (wire schema); return the new version."""
-    if table.num_rows <= BULK_HISTORY_LIMIT:
+async def bulk_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Table,
+                    compact: bool | None = None) -> int:
+    """Insert or replace the documents of ``table`` (wire schema); return the new version.
+
+    ``compact`` (default: when the load is large, or no client has ever synced, as on a
+    fresh store being seeded) takes the columnar path that compacts the history.
+    """
+    if compact is None:
+        compact = table.num_rows > BULK_HISTORY_LIMIT or not await store.has_clients()
+    if not compact:
         documents = wire_documents(object_schema, table)
         pk = object_schema.primary_key
 
@@ -62,10 +69,11 @@ async def bulk_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tabl
 
 
 def _compacting_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Table) -> int:
-    if store.dialect == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc
-
-        conn = adbc.connect(str(store.path))  # type: ignore[attr-defined]
+    sqlite = store.dialect == "sqlite"
+    if sqlite:
+        wrapper = store._connect()  # the store's own ADBC connection: WAL, busy timeout
+        wrapper.execute("BEGIN IMMEDIATE")
+        conn = wrapper.raw
         data = layout.from_wire_sqlite(object_schema, table)
         placeholder = "?"
     else:
@@ -77,7 +85,7 @@ def _compacting_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tab
     with store._write_lock:
         try:
             cursor = conn.cursor()
-            if store.dialect != "sqlite":
+            if not sqlite:
                 cursor.execute("SELECT version FROM _realm_counter WHERE id = 1 FOR UPDATE")
                 cursor.fetchall()
             cursor.adbc_ingest("_realm_load", data, mode="replace", temporary=True)
@@ -98,10 +106,16 @@ def _compacting_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tab
                            parameters=(str(version),))
             cursor.execute("DROP TABLE _realm_load")
             cursor.close()
-            conn.commit()
+            if sqlite:
+                wrapper.execute("COMMIT")
+            else:
+                conn.commit()
             return version
         except BaseException:
-            conn.rollback()
+            if sqlite:
+                wrapper.rollback()
+            else:
+                conn.rollback()
             raise
         finally:
             conn.close()

@@ -117,10 +117,11 @@ class PostgresStore(SQLStore):
     def snapshot(self) -> Snapshot:
         return _PostgresSnapshot(self)
 
-    async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table) -> int:
+    async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table,
+                        compact: bool | None = None) -> int:
         from .bulk import bulk_load
 
-        return await bulk_load(self, object_schema, table)
+        return await bulk_load(self, object_schema, table, compact)
 
 
 class _PostgresSnapshot(Snapshot):

@@ -299,6 +299,10 @@ class SQLStore(Store):
 
     # ------------------------------------------------------------------ documents and history
 
+    async def has_clients(self) -> bool:
+        """Whether any client ever registered (a fresh store can load without history)."""
+        return bool(await self._run(lambda: self._query("SELECT 1 FROM _realm_clients LIMIT 1")))
+
     async def latest_version(self) -> int:
         rows = await self._run(lambda: self._query("SELECT version FROM _realm_counter WHERE id = 1"))
         return int(rows[0][0])

@@ -11,8 +11,9 @@ later writes (https://www.sqlite.org/howtocorrupt.html, "multiple copies of SQLi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 from ...errors import StorageError
 from ...schema import ObjectSchema
 from . import layout
-from .base import HistoryEntry, Snapshot
+from .base import Event, HistoryEntry, Snapshot
 from .sql import SQLStore, history_entry
 
 __all__ = ["SQLiteStore"]
@@ -137,9 +138,43 @@ class SQLiteStore(SQLStore):
     dialect = "sqlite"
     mark = "?"
 
+    #: How often to look for commits by other processes (a CLI import, a second server).
+    WATCH_SECONDS = 0.25
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = sqlite_path(url)
+        self._known_version = 0
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def open(self, schema: Mapping[str, ObjectSchema],
+                   queryable: Mapping[str, frozenset[str]]) -> None:
+        await super().open(schema, queryable)
+        self._known_version = await self.latest_version()
+        self._watcher = asyncio.create_task(self._watch(), name="realm-store-watch")
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await super().close()
+
+    async def publish(self, event: Event) -> None:
+        if event.kind == "history":
+            self._known_version = max(self._known_version, int(event.value))
+        await super().publish(event)
+
+    async def _watch(self) -> None:
+        """Turn other processes' commits into events for this process's sessions."""
+        while True:
+            await asyncio.sleep(self.WATCH_SECONDS)
+            try:
+                latest = await self.latest_version()
+            except StorageError:
+                continue
+            if latest > self._known_version:
+                await self.publish(Event("history", str(latest)))
 
     def _connect(self) -> AdbcConnection:
         return AdbcConnection(self.path)
@@ -153,10 +188,11 @@ class SQLiteStore(SQLStore):
     def snapshot(self) -> Snapshot:
         return _SQLiteSnapshot(self)
 
-    async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table) -> int:
+    async def bulk_load(self, object_schema: ObjectSchema, table: pa.Table,
+                        compact: bool | None = None) -> int:
         from .bulk import bulk_load
 
-        return await bulk_load(self, object_schema, table)
+        return await bulk_load(self, object_schema, table, compact)
 
 
 def _skip_witness(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
