@@ -50,6 +50,8 @@ __all__ = ["ClientResetMode", "WriteQueue", "WriteTransaction"]
 
 logger = logging.getLogger(__name__)
 ClientResetMode = Literal["recover_or_discard", "recover", "discard", "manual"]
+#: Operations that change the result when applied twice.
+_NOT_IDEMPOTENT = frozenset({"add_integer", "list_insert", "list_erase", "list_move"})
 UPLOAD_BATCH = 200
 
 
@@ -177,6 +179,7 @@ class WriteQueue:
     def __init__(self, realm: Realm) -> None:
         self.realm = realm
         self.cache = realm.cache
+        self._in_flight: frozenset[int] = frozenset()  # client versions being uploaded now
 
     def transaction(self) -> WriteTransaction:
         return WriteTransaction(self)
@@ -316,21 +319,38 @@ class WriteQueue:
             object_schema = self.realm.schema[object_type]
             touched.update((object_type, _python_pk(object_schema, pk)) for pk in pks)
         replay = [op for _, ops in pending for op in ops if (op.object_type, op.pk) in touched]
-
-        def replay_pending(conn: duckdb.DuckDBPyConnection) -> None:
-            documents: dict[tuple[str, Any], dict[str, Any] | None] = {}
-            for operation in replay:
-                key = (operation.object_type, operation.pk)
-                current = documents[key] if key in documents else self.read(
-                    operation.object_type, operation.pk, conn=conn)
-                documents[key] = apply_operation(current, operation,
-                                                 self.realm.schema[operation.object_type])
-            if documents:
-                self._write_documents(conn, documents)
-
         cache_apply.apply_changes(self.cache, server_version, upserts, removes,
-                                  after=replay_pending if replay else None)
+                                  after=(lambda conn: self._replay(conn, replay)) if replay
+                                  else None)
         self._report_compensations()
+
+    def _replay(self, conn: duckdb.DuckDBPyConnection, operations: Sequence[Operation]) -> None:
+        """Apply ``operations`` again over what the cache now holds (inside ``conn``)."""
+        documents: dict[tuple[str, Any], dict[str, Any] | None] = {}
+        for operation in operations:
+            key = (operation.object_type, operation.pk)
+            current = documents[key] if key in documents else self.read(
+                operation.object_type, operation.pk, conn=conn)
+            documents[key] = apply_operation(current, operation,
+                                             self.realm.schema[operation.object_type])
+        if documents:
+            self._write_documents(conn, documents)
+
+    def replay_all(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Put unacknowledged writes back on top of a bootstrap (same transaction): a
+        bootstrap replaces documents wholesale (a full one empties the tables), and the
+        local view must stay "server state + my pending writes".
+
+        A changeset whose upload is in flight may already be in the bootstrap (integrated
+        before the server's snapshot): replaying it is harmless when its operations are
+        idempotent (create, set, delete, …) but would count an ``add_integer`` or insert a
+        list element twice, so such a changeset is left to the history the server
+        replays after the bootstrap.
+        """
+        self._replay(conn, [op for version, ops in self._pending(conn)
+                            if version not in self._in_flight
+                            or not any(op.kind in _NOT_IDEMPOTENT for op in ops)
+                            for op in ops])
 
     def after_bootstrap(self) -> None:
         self.realm.session.wake_uploads()
@@ -368,9 +388,13 @@ class WriteQueue:
                        "last_server_version": int(r[2]) if int(r[2]) >= 0 else cursor,
                        "ops": orjson.loads(r[3])} for r in rows]
         realm = self.realm
+        self._in_flight = frozenset(c["client_version"] for c in changesets)
         try:
-            answer = await realm.authed("POST", "sync/upload", {"client_id": realm.client_id,
-                                                                "changesets": changesets})
+            try:
+                answer = await realm.authed("POST", "sync/upload",
+                                            {"client_id": realm.client_id, "changesets": changesets})
+            finally:
+                self._in_flight = frozenset()
         except (ServerUnavailableError, AuthError):
             return False
         except RequestError as error:
@@ -390,7 +414,7 @@ class WriteQueue:
             return
         with self.cache.transaction() as conn:
             for write in writes:
-                key = orjson.dumps(write.get("primary_key")).decode()
+                key = str(write.get("primary_key"))  # readable in rejected_writes()
                 exists = conn.execute(
                     f"SELECT 1 FROM {META}.rejected_writes WHERE object_type = ? AND "
                     "primary_key = ? AND client_version = ?",
