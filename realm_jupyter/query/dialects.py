@@ -164,6 +164,9 @@ def _numeric_cast(value: Any, site: Site, integer: str, real: str, exact: str) -
     return float(value), real
 
 
+_NON_ASCII_FOLDS = [(u, v) for u, v in zip(FOLD_FROM, FOLD_TO, strict=True) if ord(u) > 127]
+
+
 class SQLiteDialect(Dialect):
     name = "sqlite"
 
@@ -198,7 +201,16 @@ class SQLiteDialect(Dialect):
         return site.sql
 
     def fold(self, sql: str, bound: list[Any]) -> str:
-        return f"realm_fold({sql})"
+        """``lower()`` folds ASCII; each other letter of the fold table is one ``replace()``.
+
+        SQL only — no user-defined function — because the server reads SQLite through a
+        driver that cannot register Python functions. The letters are the fold table's
+        constants, never user input.
+        """
+        expression = f"lower({sql})"
+        for upper, lower in _NON_ASCII_FOLDS:
+            expression = f"replace({expression}, '{upper}', '{lower}')"
+        return expression
 
     def begins_with(self, subject: str, pattern: str) -> str:
         return f"substr({subject}, 1, length({pattern})) = {pattern}"

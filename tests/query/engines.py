@@ -12,8 +12,9 @@ the engine's order.
 
 from __future__ import annotations
 
-import sqlite3
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
@@ -21,9 +22,10 @@ import duckdb
 from realm_jupyter import documents as docs
 from realm_jupyter import wire
 from realm_jupyter.cache import ddl
-from realm_jupyter.query import PostgreSQLDialect, Query, values
+from realm_jupyter.query import PostgreSQLDialect, Query
 from realm_jupyter.schema import ObjectSchema, PropertyType
 from realm_jupyter.server.storage import layout
+from realm_jupyter.server.storage.sqlite import AdbcConnection
 
 Document = Mapping[str, Any]
 
@@ -103,25 +105,28 @@ class SQLiteEngine(_SQLEngine):
     dialect = "sqlite"
 
     def __init__(self, schema: ObjectSchema) -> None:
+        """The server's own SQLite engine: ADBC's SQLite, through the store's adapter."""
         super().__init__(schema)
-        self.conn = sqlite3.connect(":memory:")
-        self.conn.create_function("realm_fold", 1, values.fold, deterministic=True)
+        self.directory = tempfile.TemporaryDirectory()
+        self.conn = AdbcConnection(Path(self.directory.name) / "query.sqlite3")
         self.conn.execute(layout.create_table_sql(schema, "sqlite"))
         marks = ", ".join("?" for _ in schema)
         self.insert = f"INSERT INTO {self.table} VALUES ({marks})"
 
     def load(self, documents: Sequence[Document]) -> None:
-        with self.conn:
-            self.conn.execute(f"DELETE FROM {self.table}")
-            self.conn.executemany(self.insert, [layout.encode_row(self.schema, d, "sqlite")
-                                                for d in documents])
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(f"DELETE FROM {self.table}")
+        for document in documents:
+            self.conn.execute(self.insert, layout.encode_row(self.schema, document, "sqlite"))
+        self.conn.commit()
 
     def execute(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        cursor = self.conn.execute(sql, list(params))
-        return [d[0] for d in cursor.description], cursor.fetchall()
+        result = self.conn.execute(sql, list(params))
+        return [d[0] for d in result.description or []], result.fetchall()
 
     def close(self) -> None:
         self.conn.close()
+        self.directory.cleanup()
 
 
 class PostgreSQLEngine(_SQLEngine):
