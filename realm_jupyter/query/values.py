@@ -36,11 +36,7 @@ def fold(text: None) -> None: ...
 
 
 def fold(text: str | None) -> str | None:
-    """Case-fold ``text`` the way ``[c]`` does; ``None`` stays ``None``.
-
-    SQLite registers this function as ``realm_fold`` and calls it with NULL for a
-    null field, so it must accept ``None`` (SQL NULL in, NULL out).
-    """
+    """Case-fold ``text`` the way ``[c]`` does; ``None`` stays ``None`` (like SQL NULL)."""
     if text is None:
         return None
     return text.translate(_FOLD_TABLE)
