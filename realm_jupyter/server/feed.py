@@ -42,6 +42,9 @@ class HistoryFeed:
                 self._start = self._loaded_through = after
             if after >= self._start:
                 await self._load(latest)
+            # Loading may evict what ``after`` needs (a burst of writes larger than the
+            # cache): then this reader goes to the store like any reader that far behind.
+            if after >= self._start:
                 first = bisect.bisect_right(self._versions, after)
                 last = bisect.bisect_right(self._versions, latest, lo=first)
                 return [self._entries[v] for v in self._versions[first : min(last, first + PAGE)]]

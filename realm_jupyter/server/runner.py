@@ -118,6 +118,7 @@ async def _serve_embedded(server: _Server, sock: socket.socket) -> None:
     try:
         await server.serve(sockets=[sock])
     except SystemExit as error:
+        sock.close()  # uvicorn never started listening on it
         raise RuntimeError(f"the sync server failed to start (exit status {error.code}); "
                            "the reason is logged above") from None
 

@@ -129,15 +129,39 @@ class SyncService:
         if not isinstance(cursor, int) or cursor < 0 or not isinstance(active, dict):
             raise ApiError(400, "InvalidParameter", "cursor and active are malformed")
         rules = await self.rules(user)
+        queries = active.get("queries") or {}
+        if not isinstance(queries, dict) or not all(
+                isinstance(qs, list) and all(isinstance(q, str) for q in qs)
+                for qs in queries.values()):
+            raise ApiError(400, "InvalidParameter", "active queries must map object types to "
+                                                    "lists of query strings")
+        refused = self._active_problem(queries)
         try:
-            view = View.build(rules, int(active.get("version", 0)), active.get("queries") or {})
+            view = View.build(rules, int(active.get("version", 0)), {} if refused else queries)
             resume = BootstrapResume.parse(body.get("bootstrap"))
         except (QueryError, KeyError, TypeError, ValueError) as error:
             raise ApiError(400, "InvalidParameter", f"malformed active set or bootstrap: {error}") \
                 from None
         return StreamSession(store=self.store, feed=self.feed, rules=rules, client_id=client.id,
                              cursor=cursor, active=view, resume=resume,
-                             view_hash=client.view_hash, shutting_down=self.shutting_down)
+                             view_hash=client.view_hash, shutting_down=self.shutting_down,
+                             refused=refused)
+
+    def _active_problem(self, queries: Mapping[str, list[str]]) -> str | None:
+        """Why the client's active set cannot be served here, or None.
+
+        The server accepted the set once, so this means a tampered client or an app
+        whose schema or queryable fields changed since: either way the client resets.
+        """
+        for object_type, texts in queries.items():
+            if object_type not in self.app.collections:
+                return f"unknown object type {object_type!r}"
+            for text in texts:
+                try:
+                    check_subscription(text, self.app.schema, object_type, self.app.sync)
+                except QueryError as error:
+                    return f"{object_type}: {error.message}"
+        return None
 
     async def upload(self, user: UserRecord, body: Mapping[str, Any]) -> dict[str, Any]:
         """Integrate uploaded changesets (the write path)."""
