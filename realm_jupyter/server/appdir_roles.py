@@ -85,17 +85,20 @@ def parse_legacy_roles(raw: Any, path: Path) -> tuple[Role, ...]:
     for index, item in enumerate(_role_list(raw, path)):
         data, name = _role_object(item, index, path)
         where = f"role {name!r}"
+        # Older exports grant with a filter and deny with false or by leaving it out.
         read_filter = _filter(data.get("read"), path, f"{where}: 'read'")
         write_filter = _filter(data.get("write"), path, f"{where}: 'write'")
+        can_read = read_filter not in (None, MATCH_NOTHING)
+        can_write = write_filter not in (None, MATCH_NOTHING)
         roles.append(Role(
             name=name,
             apply_when=dict(expect(data, "applyWhen", dict, {}, path, where)),
-            read_filter=read_filter,
-            write_filter=write_filter,
-            read=read_filter is not None,
-            write=write_filter is not None,
-            insert=write_filter is not None,
-            delete=write_filter is not None,
+            read_filter=read_filter if can_read else dict(MATCH_NOTHING),
+            write_filter=write_filter if can_write else dict(MATCH_NOTHING),
+            read=can_read,
+            write=can_write,
+            insert=can_write,
+            delete=can_write,
         ))
     return tuple(roles)
 
@@ -142,10 +145,17 @@ def _role_object(item: Any, index: int, path: Path) -> tuple[dict[str, Any], str
     return item, name
 
 
+#: A filter no document matches (``false`` in a role).
+MATCH_NOTHING: dict[str, Any] = {"%%true": False}
+
+
 def _filter(value: Any, path: Path, where: str) -> dict[str, Any] | None:
-    """A document filter: an object as is, ``true`` → every document, ``false``/missing → none."""
-    if value is None or value is False:
+    """A document filter: an object as is, ``true`` → every document, ``false`` → none,
+    missing → ``None`` (for a modern role: not Sync-compatible)."""
+    if value is None:
         return None
+    if value is False:
+        return dict(MATCH_NOTHING)
     if value is True:
         return {}
     if isinstance(value, dict):

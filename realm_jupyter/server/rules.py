@@ -126,6 +126,10 @@ class SessionRules:
         return None if raw is None else parse_filter(raw, self.expand)
 
     def _access(self, object_type: str, role: Role) -> CollectionAccess:
+        if role.read_filter is None or role.write_filter is None:
+            logger.warning("role %r of %s is not Sync-compatible (document_filters.read and .write "
+                           "must both be defined): access denied", role.name, object_type)
+            return _deny(object_type, role.name)
         try:
             read_filter = self._filter(role.read_filter)
             write_filter = self._filter(role.write_filter)

@@ -14,6 +14,7 @@ from realm_jupyter.demo import DEMO_APP_DIR
 from realm_jupyter.errors import ConfigError, SchemaError
 from realm_jupyter.schema import PropertyType
 from realm_jupyter.server.appdir import FieldPermission, Role, SyncConfig, load_app
+from realm_jupyter.server.appdir_roles import MATCH_NOTHING
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "apps"
 MODERN = FIXTURES / "todo-modern"
@@ -116,7 +117,8 @@ def test_modern_export_roles_and_default_rule() -> None:
     assert app.collections["Team"].roles == ()
     default = app.roles_for("Team")
     assert [r.name for r in default] == ["readAll"]
-    assert default[0].read_filter == {} and default[0].write_filter is None
+    # `false` is a filter that matches nothing: the role stays Sync-compatible.
+    assert default[0].read_filter == {} and default[0].write_filter == MATCH_NOTHING
 
 
 def test_modern_export_sync_config_keys_by_collection_name() -> None:
@@ -196,10 +198,10 @@ def test_legacy_permissions_become_roles() -> None:
     admin, reader = app.roles_for("Project")
     assert admin.apply_when == {"%%user.custom_data.isGlobalAdmin": True}
     assert (admin.read_filter, admin.write_filter, admin.read, admin.write) == ({}, {}, True, True)
-    assert (reader.read_filter, reader.write_filter) == ({"owner_id": "%%user.id"}, None)
+    assert (reader.read_filter, reader.write_filter) == ({"owner_id": "%%user.id"}, MATCH_NOTHING)
     assert (reader.read, reader.write, reader.insert, reader.delete) == (True, False, False, False)
     (default,) = app.roles_for("Comment")
-    assert (default.name, default.read_filter, default.write_filter) == ("read-only", {}, None)
+    assert (default.name, default.read_filter, default.write_filter) == ("read-only", {}, MATCH_NOTHING)
 
 
 # --------------------------------------------------------------------------- every way to fail
