@@ -9,7 +9,9 @@ half a checkpoint, and a crash never separates a change from its bookkeeping.
 
 A DuckDB file open for writing locks out every other process, readers included,
 so a second kernel on the same cache gets :class:`CacheLockedError` naming the
-holder.
+holder. Inside one process DuckDB would share the file instead, and two realms
+syncing into one cache would corrupt each other's cursor and queue: a second
+read-write open in the same process is refused the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ __all__ = ["Cache", "default_cache_path"]
 
 logger = logging.getLogger(__name__)
 META = "_realm"
+#: Cache files this process holds open for writing (DuckDB's lock only covers other processes).
+_OPEN_FOR_WRITING: set[Path] = set()
 
 _METADATA_DDL = [
     f"CREATE SCHEMA IF NOT EXISTS {META}",
@@ -76,26 +80,42 @@ class Cache:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self._key: Path | None = None
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            key = self.path.resolve()
+            if key in _OPEN_FOR_WRITING:
+                raise CacheLockedError(
+                    f"the cache {self.path} is already open in this process",
+                    hint="close the other realm on it first (await realm.close())")
         try:
             self.connection = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as error:
             raise _locked(self.path, error) from None
         except duckdb.Error as error:
             raise CacheError(f"cannot open the cache {self.path}: {error}") from error
+        if not read_only:
+            self._key = key
+            _OPEN_FOR_WRITING.add(key)
         self.connection.execute("SET TimeZone = 'UTC'")
         self.schema: Schema | None = None
         if not read_only:
-            with self.transaction():
-                for statement in _METADATA_DDL:
-                    self.connection.execute(statement)
+            try:
+                with self.transaction():
+                    for statement in _METADATA_DDL:
+                        self.connection.execute(statement)
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ basics
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.connection.close()
+        if self._key is not None:
+            _OPEN_FOR_WRITING.discard(self._key)
+            self._key = None
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for another thread (widgets read pages while a cell runs)."""
@@ -131,7 +151,9 @@ class Cache:
               connection: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         conn = connection or self.connection
         try:
-            return conn.sql(sql, params=list(params) if params else None).to_arrow_table()
+            relation = conn.sql(sql, params=list(params) if params else None)
+            # A statement that returns no rows (CREATE VIEW, SET, …) has no relation.
+            return pa.table({}) if relation is None else relation.to_arrow_table()
         except duckdb.Error as error:
             raise CacheError(str(error)) from error
 

@@ -86,8 +86,11 @@ class Realm:
         returns once the latest set is complete.
 
         Raises:
-            CacheLockedError: another process holds the cache.
+            CacheLockedError: another process (or another realm here) holds the cache.
             ServerUnavailableError: the server cannot be reached and nothing is cached.
+            SubscriptionError: the server rejected the initial subscriptions.
+            SyncTimeoutError: they did not complete within ``timeout`` seconds.
+            In both cases the realm is closed again (its cache keeps the new set).
         """
         path = Path(cache) if cache is not None else default_cache_path(
             user.app.base_url, user.app.app_id, user.id)
@@ -107,11 +110,15 @@ class Realm:
         realm.session.start()
         if initial_subscriptions is not None and (
                 realm.subscription_store.latest.version == 0 or (rerun_on_open and first_in_process)):
-            async with realm.subscriptions.update() as mutable:
-                result = initial_subscriptions(mutable)
-                if inspect.isawaitable(result):
-                    await result
-            await realm.subscriptions.wait_for_synchronization(timeout)
+            try:
+                async with realm.subscriptions.update() as mutable:
+                    result = initial_subscriptions(mutable)
+                    if inspect.isawaitable(result):
+                        await result
+                await realm.subscriptions.wait_for_synchronization(timeout)
+            except BaseException:
+                await realm.close()  # the caller gets no realm: nothing may keep running
+                raise
         return realm
 
     async def close(self) -> None:
@@ -165,11 +172,21 @@ class Realm:
         try:
             result = self.on_error(self, error)
             if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._handler_tasks.add(task)
-                task.add_done_callback(self._handler_tasks.discard)
+                self.run_handler(result)
         except Exception:
             logger.exception("the sync error handler failed")
+
+    def run_handler(self, awaitable: Any) -> None:
+        """Run a user callback's coroutine as its own task, so that cancelling the session's
+        tasks (a pause from inside the stream) cannot cut it short."""
+        task = asyncio.ensure_future(awaitable)
+        self._handler_tasks.add(task)
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Future[Any]) -> None:
+        self._handler_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a sync callback failed", exc_info=task.exception())
 
     def clock_iso(self, loop_time: float) -> str:
         wall = time.time() - (asyncio.get_running_loop().time() - loop_time)
@@ -273,10 +290,19 @@ class Realm:
         return to_pandas(table, object_schema.primary_key if index else None)
 
     def count(self, object_type: str, query: str = "TRUEPREDICATE", *args: Any) -> int:
+        """How many rows ``query(object_type, query, *args)`` returns (DISTINCT and LIMIT
+        included).
+
+        Raises:
+            QueryError: the query does not parse or does not fit the schema.
+        """
         object_schema = self.schema[object_type]
         compiled = parse(query).compile(object_schema, None, "duckdb", *args)
-        rows = self.cache.execute(f"SELECT count(*) FROM {self.cache.table(object_type)} "
-                                  f"WHERE {compiled.where}", list(compiled.where_params)).fetchall()
+        try:
+            rows = self.cache.execute(f"SELECT count(*) FROM ({compiled.sql})",
+                                      list(compiled.params)).fetchall()
+        except CacheError as error:
+            raise QueryError(f"the query failed in the cache: {error}", query=query) from error
         return int(rows[0][0])
 
     def sql(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

@@ -83,9 +83,11 @@ async def client_reset(realm: Realm, code: int, message: str, recovery_disabled:
 async def _manual(realm: Realm, code: int, message: str) -> None:
     path = backup(realm)
     error = ClientResetError(f"client reset required: {message}", backup_path=str(path), code=code)
+    # Pausing cancels the session's tasks, the stream task running this included: the
+    # error is reported before the next await, and the callback runs as its own task.
     realm.session.pause()
-    await _call(realm, "on_manual_fallback", error)
     realm.report_error(error)
+    realm.run_handler(_call(realm, "on_manual_fallback", error))
 
 
 def _reset_state(realm: Realm, *, recover: bool) -> None:

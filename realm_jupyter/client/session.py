@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..cache import apply as cache_apply
@@ -27,6 +27,7 @@ from ..errors import (
     ProtocolError,
     RealmJupyterError,
     ServerUnavailableError,
+    SyncError,
     SyncTimeoutError,
 )
 from ..wire import decode_ipc
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["ConnectionState", "SessionState", "SyncSession"]
 
 logger = logging.getLogger(__name__)
+STOP_TIMEOUT = 10.0  # seconds close() waits for the cancelled tasks
 
 
 class ConnectionState(enum.StrEnum):
@@ -108,27 +110,62 @@ class SyncSession:
         self.state = SessionState.ACTIVE
         name = self.realm.client_label
         self._tasks = {
-            "stream": asyncio.create_task(self._stream_forever(), name=f"realm-sync-stream:{name}"),
-            "queries": asyncio.create_task(self._send_queries(), name=f"realm-sync-queries:{name}"),
-            "uploads": asyncio.create_task(self.realm.writes.upload_forever(self),
-                                           name=f"realm-sync-uploads:{name}"),
+            "stream": asyncio.create_task(self._guarded(self._stream_forever),
+                                          name=f"realm-sync-stream:{name}"),
+            "queries": asyncio.create_task(self._guarded(self._send_queries),
+                                           name=f"realm-sync-queries:{name}"),
+            "uploads": asyncio.create_task(
+                self._guarded(lambda: self.realm.writes.upload_forever(self)),
+                name=f"realm-sync-uploads:{name}"),
         }
         self._changed.fire()
 
+    async def _guarded(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run one of the session's tasks; an unexpected error stops the session, visibly.
+
+        Expected failures (the network, the server's answers) are handled inside the
+        tasks. Anything else — a frame that cannot be applied, a broken cache — would
+        otherwise end the task silently and leave a session that looks connected but
+        no longer syncs: it becomes inactive and the error goes to ``on_error``.
+        """
+        try:  # the coroutine is made here, so a task cancelled before it ran leaves none behind
+            await work()
+        except Exception as error:
+            logger.exception("sync stopped")
+            failure = SyncError(f"sync stopped: {type(error).__name__}: {error}",
+                                hint="fix the cause, then realm.session.resume()")
+            self.last_error = failure
+            self._halt()
+            self.realm.report_error(failure)
+
     def _cancel_tasks(self) -> None:
         """Cancel every task of the session (the calling one ends at its next await)."""
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # called from synchronous code, outside the running loop
+            current = None
         for task in self._tasks.values():
             task.cancel()
-            if task is not asyncio.current_task():
+            if task is not current:
                 self._stopping.add(task)
                 task.add_done_callback(self._stopping.discard)
         self._tasks = {}
 
     async def _stop(self) -> None:
         self._cancel_tasks()
-        for task in list(self._stopping):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:
+            current = None
+        stopping = {task for task in self._stopping if task is not current}
+        if stopping:  # a task stuck in its clean-up must not make close() hang
+            done, stuck = await asyncio.wait(stopping, timeout=STOP_TIMEOUT)
+            for task in done:  # retrieve outcomes (tasks end cancelled; the guard logs errors)
+                if not task.cancelled():
+                    task.exception()
+            for task in stuck:
+                logger.warning("sync task %s did not stop within %g s", task.get_name(),
+                               STOP_TIMEOUT)
         self._set_connection(ConnectionState.DISCONNECTED)
 
     def _halt(self) -> None:
@@ -311,6 +348,14 @@ class SyncSession:
         # committed offline (they may all be rejected, and waiters on 0 must not hang).
         if store.get(0) is not None and store.state(0) is SubscriptionSetState.PENDING:
             store.apply(0, SubscriptionEvent.CONNECTED_EMPTY)
+        # With nothing in view there is nothing to replay from trimmed history: the server
+        # moves its cursor past it (protocol §5), and so does the client, or a download
+        # wait would look for versions that no frame will ever bring.
+        cache = self.realm.cache
+        trimmed = int(header.get("trimmed_through", 0))
+        if store.active.version == 0 and cache.cursor_version < trimmed:
+            with cache.transaction():
+                cache.set_meta("cursor", trimmed)
 
     def _on_ping(self, header: dict[str, Any], payload: bytes | None) -> None:
         self.server_version = max(self.server_version, int(header.get("server_version", 0)))
