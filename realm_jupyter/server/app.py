@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..errors import StorageError
@@ -94,6 +94,9 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
         return error_response(ApiError(503, "StoreUnavailable", "the server's store is unavailable"))
 
     async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):  # the client went away mid-request: not an error
+            logger.info("client disconnected during %s", request.url.path)
+            return Response(status_code=499)
         logger.exception("error on %s", request.url.path)
         return error_response(ApiError(500, "InternalServerError", "internal server error"))
 

@@ -110,7 +110,9 @@ class StreamSession:
         yield encode_frame({"t": "hello", "server_version": latest, "trimmed_through": trimmed,
                             "protocol": PROTOCOL_VERSION})
         if self.view.version == 0 and self.cursor < trimmed:
-            self.cursor = trimmed  # nothing in view: nothing to replay
+            self.cursor = trimmed  # nothing in view: nothing to replay; say so
+            yield encode_frame({"t": "changes", "server_version": trimmed, "upserts": [],
+                                "removes": {}})
         fingerprint = self.rules.fingerprint()
         permissions_changed = (self.view.version > 0 and self.view_hash is not None
                                and self.view_hash != fingerprint)
@@ -225,8 +227,9 @@ class StreamSession:
                     for step in steps]
         counts = []
         for index, (step, (where, params, _)) in enumerate(zip(steps, compiled, strict=True)):
+            after = resume.after if resume is not None and index == resume.step else None
             counts.append(0 if index < start else await snapshot.call(
-                snapshot.count, self.schema[step.object_type], where, params))
+                snapshot.count, self.schema[step.object_type], where, params, after))
         totals = {"rows": sum(c for s, c in zip(steps, counts, strict=True) if s.action == "add"),
                   "removes": sum(c for s, c in zip(steps, counts, strict=True)
                                  if s.action == "remove"),

@@ -32,7 +32,7 @@ async def test_an_interrupted_bootstrap_resumes_after_its_last_batch(
     async with carol.stream() as frames:
         first = await frames.until(lambda h: h["t"] == "batch" and h["received"] == 60,
                                    replica=carol.replica)
-    begin = first[0][0] if first[0][0]["t"] == "bootstrap_begin" else first[1][0]
+    begin = next(h for h, _ in first if h["t"] == "bootstrap_begin")
     batches = [h for h, _ in first if h["t"] == "batch"]
     assert [h["rows"] for h in batches] == [20, 20, 20]
     sent = orders[:60]

@@ -160,8 +160,9 @@ class Snapshot(abc.ABC):
         """History entries with ``after < version <= self.version``, oldest first."""
 
     @abc.abstractmethod
-    def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any]) -> int:
-        """Number of documents matching a compiled condition."""
+    def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any],
+              after: Any = None) -> int:
+        """Number of documents matching a compiled condition (with a key after ``after``)."""
 
     @abc.abstractmethod
     def batches(self, object_schema: ObjectSchema, where: str, params: Sequence[Any], *,

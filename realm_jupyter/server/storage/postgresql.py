@@ -155,9 +155,11 @@ class _PostgresSnapshot(Snapshot):
                           "version <= $2 ORDER BY version LIMIT $3", (after, self.version, limit))
         return [history_entry(row) for row in rows]
 
-    def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any]) -> int:
-        rows = self._rows(f"SELECT count(*) FROM {layout.quote(object_schema.name)} WHERE {where}",
-                          params)
+    def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any],
+              after: Any = None) -> int:
+        condition, values, _ = self._filter(object_schema, where, params, after)
+        rows = self._rows(f"SELECT count(*) FROM {layout.quote(object_schema.name)} "
+                          f"WHERE {condition}", values)
         return int(rows[0][0])
 
     def _filter(self, object_schema: ObjectSchema, where: str, params: Sequence[Any],

@@ -227,9 +227,11 @@ class _SQLiteSnapshot(Snapshot):
             (after, self.version, limit)).fetchall()
         return [history_entry(row) for row in rows]
 
-    def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any]) -> int:
+    def count(self, object_schema: ObjectSchema, where: str, params: Sequence[Any],
+              after: Any = None) -> int:
+        condition, values = self._filter(object_schema, where, params, after)
         row = self.rows.execute(f"SELECT count(*) FROM {layout.quote(object_schema.name)} "
-                                f"WHERE {where}", tuple(params)).fetchone()
+                                f"WHERE {condition}", values).fetchone()
         assert row is not None
         return int(row[0])
 
