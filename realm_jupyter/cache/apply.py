@@ -167,8 +167,13 @@ def apply_bootstrap(cache: Cache, version: int, replay_from: int,
             target = cache.table(object_schema.name)
             stage = cache.stage_table(object_schema.name)
             pk = ddl.quote(object_schema.primary_key)
+            rows = int(conn.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0])
             if full:
-                conn.execute(f"DELETE FROM {target}")
+                # Everything staged replaces everything held: swap the tables, copy nothing.
+                conn.execute(f"DROP TABLE {target}")
+                conn.execute(f"ALTER TABLE {stage} RENAME TO {target}")
+                conn.execute(ddl.create_table_sql(object_schema,
+                                                  name=cache.stage_name(object_schema.name)))
             else:
                 removes = conn.execute(
                     f"SELECT pk FROM {META}.staged_removes WHERE object_type = ?",
@@ -177,9 +182,9 @@ def apply_bootstrap(cache: Cache, version: int, replay_from: int,
                 if removes:
                     _log(conn, None, object_schema.name, "remove", None, len(removes), "bootstrap")
                 conn.execute(f"DELETE FROM {target} WHERE {pk} IN (SELECT {pk} FROM {stage})")
-            rows = int(conn.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0])
+                if rows:
+                    conn.execute(f"INSERT INTO {target} SELECT * FROM {stage}")
             if rows:
-                conn.execute(f"INSERT INTO {target} SELECT * FROM {stage}")
                 _log(conn, None, object_schema.name, "bootstrap", None, rows, "bootstrap")
             added[object_schema.name] = rows
         _clear_staging(cache, conn)

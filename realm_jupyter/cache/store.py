@@ -186,14 +186,14 @@ class Cache:
                 old = Schema.from_json(previous)
                 for object_schema in old:
                     conn.execute(f"DROP TABLE IF EXISTS {ddl.quote(object_schema.name)}")
-                    conn.execute(f"DROP TABLE IF EXISTS {META}.{ddl.quote('stage_' + object_schema.name)}")
+                    conn.execute(f"DROP TABLE IF EXISTS {self.stage_table(object_schema.name)}")
                 conn.execute(f"DELETE FROM {META}.bootstrap")
                 conn.execute(f"DELETE FROM {META}.staged_removes")
                 self.set_meta("cursor", 0)
             for object_schema in schema:
                 conn.execute(ddl.create_table_sql(object_schema))
-                conn.execute(ddl.create_table_sql(object_schema, schema=META,
-                                                  name=f"stage_{object_schema.name}"))
+                conn.execute(ddl.create_table_sql(object_schema,
+                                                  name=self.stage_name(object_schema.name)))
             self.set_meta("schema", current)
         self.schema = schema
         return changed
@@ -201,8 +201,17 @@ class Cache:
     def table(self, object_type: str) -> str:
         return ddl.quote(object_type)
 
+    @staticmethod
+    def stage_name(object_type: str) -> str:
+        """Where a bootstrap stages rows of ``object_type``.
+
+        Beside the object table in ``main`` (not in ``_realm``) so that a full bootstrap
+        can *rename* it into place instead of copying every row.
+        """
+        return f"__realm_stage_{object_type}"
+
     def stage_table(self, object_type: str) -> str:
-        return f"{META}.{ddl.quote('stage_' + object_type)}"
+        return ddl.quote(self.stage_name(object_type))
 
 
 def _locked(path: Path, error: duckdb.Error) -> CacheError:
