@@ -304,8 +304,7 @@ class WriteQueue:
         """Apply a download, then replay unacknowledged writes to the objects it touched."""
         if uploaded is not None and uploaded > self.acked_version():
             self._acknowledge(uploaded)
-        with self.cache.transaction() as conn:
-            pending = self._pending(conn)
+        pending = self._pending(self.cache.connection) if self.pending_count() else []
         if not pending:
             cache_apply.apply_changes(self.cache, server_version, upserts, removes)
             self._report_compensations()
