@@ -266,8 +266,9 @@ class SyncSession:
         state = store.state(latest)
         if state in (SubscriptionSetState.BOOTSTRAPPING, SubscriptionSetState.AWAITING_MARK):
             return False
-        sent = int(realm.cache.get_meta("sent_query_version", 0))
-        return not (state is SubscriptionSetState.PENDING and 0 < latest <= sent)
+        # A committed set is sent as soon as it can be (again, after a client reset), and
+        # its bootstrap is part of what there is to download.
+        return not (state is SubscriptionSetState.PENDING and latest > 0)
 
     async def wait_for_upload(self, timeout: float | None = None) -> None:
         """Wait until every local write made before this call has been acknowledged."""

@@ -37,6 +37,7 @@ class SyncService:
         self.auth = auth
         self.feed = HistoryFeed(store, app.schema)
         self.shutting_down = asyncio.Event()
+        self.readers: set[Any] = set()  # open bootstrap snapshots
         self.sessions = 0
 
     # ------------------------------------------------------------------ identity
@@ -145,7 +146,7 @@ class SyncService:
         return StreamSession(store=self.store, feed=self.feed, rules=rules, client_id=client.id,
                              cursor=cursor, active=view, resume=resume,
                              view_hash=client.view_hash, shutting_down=self.shutting_down,
-                             refused=refused)
+                             refused=refused, readers=self.readers)
 
     def _active_problem(self, queries: Mapping[str, list[str]]) -> str | None:
         """Why the client's active set cannot be served here, or None.
@@ -179,6 +180,9 @@ class SyncService:
         self.shutting_down.set()
         with contextlib.suppress(StorageError):
             await self.store.publish(Event("shutdown", ""))
+        for reader in list(self.readers):  # bootstraps cut short: close their snapshots now
+            await asyncio.to_thread(reader.close)
+            self.readers.discard(reader)
 
 
 def _check_protocol(body: Mapping[str, Any]) -> None:

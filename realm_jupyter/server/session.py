@@ -72,8 +72,9 @@ class StreamSession:
     def __init__(self, *, store: Store, feed: HistoryFeed, rules: SessionRules, client_id: str,
                  cursor: int, active: View, resume: BootstrapResume | None,
                  view_hash: str | None, shutting_down: asyncio.Event,
-                 refused: str | None = None) -> None:
+                 refused: str | None = None, readers: set[Any] | None = None) -> None:
         self.store = store
+        self.readers = readers if readers is not None else set()
         self.refused = refused
         self.feed = feed
         self.rules = rules
@@ -197,6 +198,7 @@ class StreamSession:
 
     async def _bootstrap(self, target: View, kind: str) -> AsyncIterator[bytes]:
         reader = _Reader(await asyncio.to_thread(self.store.snapshot))
+        self.readers.add(reader)  # the service closes what is still open at shutdown
         try:
             async for frame in self._bootstrap_from(reader, target, kind):
                 yield frame
@@ -204,6 +206,7 @@ class StreamSession:
             # Even when the client went away (the task is being cancelled, and anyio cancels
             # every await again), the snapshot closes — after the read in flight, never under it.
             closing = asyncio.get_running_loop().run_in_executor(None, reader.close)
+            closing.add_done_callback(lambda _: self.readers.discard(reader))
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(closing)
 
