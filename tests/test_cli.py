@@ -1,0 +1,118 @@
+"""The ``realm-jupyter`` command, run as a real subprocess against a real store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from realm_jupyter.client import App, Credentials
+from realm_jupyter.demo import DEMO_APP_DIR
+from realm_jupyter.server.appdir import load_app
+from realm_jupyter.server.storage import open_store
+from tests.support.servers import serving
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "realm_jupyter", *args], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "app"
+    shutil.copytree(DEMO_APP_DIR, target)
+    return target
+
+
+def _store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+async def _documents(app_dir: Path, store_url: str, object_type: str) -> list[dict[str, Any]]:
+    config = load_app(app_dir)
+    store = open_store(store_url)
+    await store.open(config.schema.types, {})
+    try:
+        snapshot = await asyncio.to_thread(store.snapshot)
+        try:
+            tables = list(snapshot.batches(config.schema[object_type], "1", []))
+        finally:
+            snapshot.close()
+    finally:
+        await store.close()
+    return [row for table in tables for row in table.to_pylist()]
+
+
+def test_import_of_a_file_with_one_bad_line_commits_nothing_and_names_it(
+        app_dir: Path, tmp_path: Path) -> None:
+    good = {"_id": {"$oid": "6650000000000000000000aa"}, "owner_id": "x", "summary": "fine"}
+    bad = {"_id": {"$oid": "6650000000000000000000ab"}, "owner_id": "x", "summary": 5}
+    path = tmp_path / "items.ndjson"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    result = cli("import", "--app-dir", str(app_dir), "--store", _store(tmp_path), "Item",
+                 str(path))
+    assert result.returncode == 1
+    assert "line 2: Item.summary: expected string" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert asyncio.run(_documents(app_dir, _store(tmp_path), "Item")) == []
+
+
+def test_import_loads_extended_json_arrays(app_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([
+        {"_id": {"$oid": f"66500000000000000000000{n}"}, "owner_id": "x", "summary": f"item {n}",
+         "created_at": {"$date": "2025-01-0%dT00:00:00Z" % (n + 1)}} for n in range(3)]))
+    result = cli("import", "--app-dir", str(app_dir), "--store", _store(tmp_path), "Item",
+                 str(path))
+    assert result.returncode == 0, result.stderr
+    assert "imported 3 Item documents" in result.stdout
+    rows = asyncio.run(_documents(app_dir, _store(tmp_path), "Item"))
+    assert sorted(r["summary"] for r in rows) == ["item 0", "item 1", "item 2"]
+
+
+async def test_users_add_prints_an_id_that_logs_in_with_custom_data(app_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    store_url = _store(tmp_path)
+    result = await asyncio.to_thread(
+        cli, "users", "add", "--app-dir", str(app_dir), "--store", store_url, "dave@example.com",
+        "--password", "dave-secret",
+        "--custom-data", '{"name": "Dave", "role": "member", "teams": ["east"]}')
+    assert result.returncode == 0, result.stderr
+    user_id = result.stdout.strip()
+    assert len(user_id) == 24
+    async with serving(store_url, app_dir, demo_size=None) as server:
+        app = App(server.url, server.app_id)
+        user = await app.log_in(Credentials.email_password("dave@example.com", "dave-secret"))
+        assert user.id == user_id
+        profile = await user.profile()
+        assert profile["custom_data"]["teams"] == ["east"]  # from the UserProfile collection
+        await app.aclose()
+
+
+async def test_apikeys_create_prints_a_key_that_logs_in(app_dir: Path, tmp_path: Path) -> None:
+    store_url = _store(tmp_path)
+    result = await asyncio.to_thread(cli, "apikeys", "create", "--app-dir", str(app_dir),
+                                     "--store", store_url, "ci")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert "shown only once" in result.stderr and key not in result.stderr
+    async with serving(store_url, app_dir, demo_size=None) as server:
+        app = App(server.url, server.app_id)
+        user = await app.log_in(Credentials.api_key(key))
+        assert user.provider == "api-key"
+        await app.aclose()
+
+
+def test_a_bad_app_directory_is_one_line_naming_the_file(tmp_path: Path, app_dir: Path) -> None:
+    (app_dir / "sync" / "config.json").write_text("{ not json")
+    result = cli("serve", "--app-dir", str(app_dir), "--store", _store(tmp_path), "--port", "0")
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("realm-jupyter:")]
+    assert "sync/config.json" in line
