@@ -68,7 +68,7 @@ def test_import_loads_extended_json_arrays(app_dir: Path, tmp_path: Path) -> Non
     path = tmp_path / "items.json"
     path.write_text(json.dumps([
         {"_id": {"$oid": f"66500000000000000000000{n}"}, "owner_id": "x", "summary": f"item {n}",
-         "created_at": {"$date": "2025-01-0%dT00:00:00Z" % (n + 1)}} for n in range(3)]))
+         "created_at": {"$date": f"2025-01-0{n + 1}T00:00:00Z"}} for n in range(3)]))
     result = cli("import", "--app-dir", str(app_dir), "--store", _store(tmp_path), "Item",
                  str(path))
     assert result.returncode == 0, result.stderr
