@@ -7,6 +7,7 @@ import json
 import pathlib
 import re
 import threading
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,7 @@ async def test_call_on_the_loop_thread_runs_now_and_elsewhere_runs_on_the_loop()
     thread.start()
     thread.join()
     assert not handoff.on_loop_thread() or len(ran) == 1  # not yet: queued for the loop
-    await asyncio.sleep(0.01)
+    await _loop_turns(lambda: len(ran) == 2)
     assert ran == [threading.get_ident()] * 2
     assert errors == [None]
 
@@ -91,10 +92,7 @@ async def test_submit_runs_a_named_task_and_reports_errors() -> None:
     thread = threading.Thread(target=lambda: handoff.submit("widget:add", work, outcome.append))
     thread.start()
     thread.join()
-    for _ in range(100):
-        if outcome:
-            break
-        await asyncio.sleep(0.005)
+    await _loop_turns(lambda: bool(outcome))
     assert names == ["widget:add"]
     assert len(outcome) == 1 and isinstance(outcome[0], KeyError)
 
@@ -149,3 +147,11 @@ def test_typescript_interface_mirrors_the_traits(widget: type, module: str, inte
         if not name.startswith("_") and name not in {"layout", "tabbable", "tooltip"}
     }
     assert declared == synced
+
+
+async def _loop_turns(condition: Any, turns: int = 1000) -> None:
+    """Let the loop run queued callbacks until ``condition()`` (no timed sleeps)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)

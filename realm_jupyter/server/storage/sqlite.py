@@ -23,7 +23,8 @@ from ...errors import StorageError
 from ...schema import ObjectSchema
 from . import layout
 from .base import Event, HistoryEntry, Snapshot
-from .sql import SQLStore, history_entry
+from .rows import history_entry
+from .sql import SQLStore
 
 __all__ = ["SQLiteStore"]
 
