@@ -40,8 +40,8 @@ B6_QUERIES = {
 
 async def bootstrap_worker(job: dict[str, Any]) -> dict[str, Any]:
     from realm_jupyter.cache import apply as cache_apply
-    from realm_jupyter.client import realm as realm_module
     from realm_jupyter.client import downloads as session_module
+    from realm_jupyter.client import realm as realm_module
 
     app, user = await log_in(job["url"])
     realm = await open_realm(user, Path(job["cache"]))

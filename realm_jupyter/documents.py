@@ -34,6 +34,7 @@ from .schema import ObjectSchema, Property, PropertyType
 __all__ = [
     "from_extended_json",
     "from_plain",
+    "from_plain_value",
     "plain_value",
     "to_extended_json",
     "to_plain",
@@ -261,19 +262,20 @@ def to_plain(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def from_plain(object_schema: ObjectSchema, document: Mapping[str, Any]) -> dict[str, Any]:
     """Inverse of :func:`to_plain`: typed Python values again, following the schema."""
-    return {name: _from_plain_value(object_schema.properties[name], value)
+    return {name: from_plain_value(object_schema.properties[name], value)
             for name, value in document.items() if name in object_schema.properties}
 
 
-def _from_plain_value(prop: Property, value: Any) -> Any:
+def from_plain_value(prop: Property, value: Any) -> Any:
+    """One plain-JSON value as the Python value ``prop`` holds."""
     if value is None:
         return [] if prop.type is PropertyType.ARRAY else None
     if prop.type is PropertyType.ARRAY:
         assert prop.items is not None
-        return [_from_plain_value(prop.items, v) for v in value]
+        return [from_plain_value(prop.items, v) for v in value]
     if prop.type is PropertyType.OBJECT:
         assert prop.embedded is not None
-        return {p.name: _from_plain_value(p, value.get(p.name)) for p in prop.embedded}
+        return {p.name: from_plain_value(p, value.get(p.name)) for p in prop.embedded}
     if prop.type is PropertyType.OBJECT_ID:
         return ObjectId(value)
     if prop.type is PropertyType.UUID:

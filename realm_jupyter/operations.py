@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .documents import from_plain, plain_value, validate_document, validate_value
+from .documents import from_plain, from_plain_value, plain_value, validate_document, validate_value
 from .errors import SchemaError, WriteError
 from .schema import ObjectSchema, Property, PropertyType
 
@@ -68,7 +68,7 @@ class Operation:
         if kind not in KINDS:
             raise SchemaError(f"unknown operation {kind!r}")
         pk_prop = object_schema.primary_key_property
-        pk = validate_value(pk_prop, _plain_to_python(pk_prop, data.get("pk")),
+        pk = validate_value(pk_prop, from_plain_value(pk_prop, data.get("pk")),
                             f"{object_schema.name}._id")
         if kind == "create":
             raw = data.get("doc")
@@ -88,14 +88,14 @@ class Operation:
         if kind in LIST_KINDS and prop.type is not PropertyType.ARRAY:
             raise SchemaError(f"{object_schema.name}.{name} is not a list")
         if kind == "set":
-            value = validate_value(prop, _plain_to_python(prop, value), f"{object_schema.name}.{name}")
+            value = validate_value(prop, from_plain_value(prop, value), f"{object_schema.name}.{name}")
         elif kind == "add_integer":
             if not prop.type.is_integer or not isinstance(value, int) or isinstance(value, bool):
                 raise SchemaError(f"add_integer needs an int field and an int, "
                                   f"not {prop.describe()} and {value!r}")
         elif kind in ("list_insert", "list_set", "set_add", "set_remove"):
             assert prop.items is not None
-            value = validate_value(prop.items, _plain_to_python(prop.items, value),
+            value = validate_value(prop.items, from_plain_value(prop.items, value),
                                    f"{object_schema.name}.{name}[]")
         for number in (index, to):
             if number is not None and (not isinstance(number, int) or number < 0):
@@ -105,13 +105,6 @@ class Operation:
         if kind == "list_move" and to is None:
             raise SchemaError("list_move needs 'to'")
         return cls(kind, object_schema.name, pk, name, value, index, to)
-
-
-def _plain_to_python(prop: Property, value: Any) -> Any:
-    if value is None:
-        return None
-    holder = ObjectSchema(name="_", properties={prop.name: prop}, embedded=True)
-    return from_plain(holder, {prop.name: value})[prop.name]
 
 
 def field_property(object_schema: ObjectSchema, path: str) -> Property:

@@ -73,6 +73,16 @@ def _log(conn: duckdb.DuckDBPyConnection, server_version: int | None, object_typ
                  [server_version, object_type, keys, operation, origin])
 
 
+def replace_rows(conn: duckdb.DuckDBPyConnection, cache: Cache, object_schema: ObjectSchema,
+                 pks: Sequence[Any], table: pa.Table | None) -> None:
+    """Delete the objects ``pks`` and insert ``table`` (wire schema) in their place."""
+    target = cache.table(object_schema.name)
+    _delete_pks(conn, target, object_schema, pks)
+    if table is not None and table.num_rows:
+        with _registered(conn, table) as source:
+            conn.execute(f"INSERT INTO {target} {ddl.ingest_select_sql(object_schema, source)}")
+
+
 def apply_changes(cache: Cache, server_version: int, upserts: Mapping[str, pa.Table],
                   removes: Mapping[str, Sequence[Any]], *, origin: str = "server",
                   after: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
@@ -85,10 +95,7 @@ def apply_changes(cache: Cache, server_version: int, upserts: Mapping[str, pa.Ta
         for object_type, table in upserts.items():
             object_schema = cache.schema[object_type]
             pks = table.column(object_schema.primary_key).to_pylist()
-            target = cache.table(object_type)
-            _delete_pks(conn, target, object_schema, pks)
-            with _registered(conn, table) as source:
-                conn.execute(f"INSERT INTO {target} {ddl.ingest_select_sql(object_schema, source)}")
+            replace_rows(conn, cache, object_schema, pks, table)
             _log(conn, server_version, object_type, "upsert", pks, len(pks), origin)
         for object_type, pks in removes.items():
             object_schema = cache.schema[object_type]

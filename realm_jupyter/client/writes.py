@@ -26,7 +26,7 @@ from bson import ObjectId
 from ..cache import apply as cache_apply
 from ..cache import ddl
 from ..cache.store import META
-from ..documents import from_plain, to_plain, validate_document
+from ..documents import from_plain_value, plain_value, to_plain, validate_document
 from ..errors import (
     AuthError,
     CompensatingWrite,
@@ -239,24 +239,10 @@ class WriteQueue:
             by_type.setdefault(object_type, []).append((pk, document))
         for object_type, entries in by_type.items():
             object_schema = self.realm.schema[object_type]
-            pks = [to_plain({"k": pk})["k"] for pk, _ in entries]
-            keys = pa.table({"pk": pa.array(pks, type=pa.string() if isinstance(pks[0], str)
-                                            else pa.int64())})
-            conn.register("__realm_keys", keys)
-            try:
-                conn.execute(f"DELETE FROM {self.cache.table(object_type)} WHERE "
-                             f"{ddl.quote(object_schema.primary_key)} IN (SELECT pk FROM __realm_keys)")
-            finally:
-                conn.unregister("__realm_keys")
             rows = [to_plain(doc) for _, doc in entries if doc is not None]
-            if rows:
-                table = rows_to_arrow(object_schema, rows)
-                conn.register("__realm_rows", table)
-                try:
-                    conn.execute(f"INSERT INTO {self.cache.table(object_type)} "
-                                 f"{ddl.ingest_select_sql(object_schema, '__realm_rows')}")
-                finally:
-                    conn.unregister("__realm_rows")
+            cache_apply.replace_rows(conn, self.cache, object_schema,
+                                     [plain_value(pk) for pk, _ in entries],
+                                     rows_to_arrow(object_schema, rows) if rows else None)
 
     # ------------------------------------------------------------------ committing
 
@@ -448,5 +434,5 @@ class WriteQueue:
 
 
 def _python_pk(object_schema: ObjectSchema, value: Any) -> Any:
-    return from_plain(object_schema, {object_schema.primary_key: value})[object_schema.primary_key]
+    return from_plain_value(object_schema.primary_key_property, value)
 

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from bson import ObjectId
 
-from ...documents import plain_value
+from ...documents import from_plain_value, plain_value
 from ...schema import ObjectSchema, Property, PropertyType
 from ...wire import arrow_schema
 
@@ -236,31 +236,16 @@ def decode_row(object_schema: ObjectSchema, row: Any, dialect: str) -> dict[str,
 
 
 def decode_value(prop: Property, value: Any, dialect: str) -> Any:
-    from ...documents import from_plain
-
-    if prop.type in (PropertyType.OBJECT, PropertyType.ARRAY):
-        if value is None:
-            return [] if prop.type is PropertyType.ARRAY else None
-        plain = orjson.loads(value) if isinstance(value, str | bytes) else value
-        return from_plain(_single(prop), {prop.name: plain})[prop.name]
+    """A stored value as Python: JSON columns, SQLite's 0/1 booleans and millisecond dates
+    are storage forms; everything else is stored in its plain form."""
+    if prop.type in (PropertyType.OBJECT, PropertyType.ARRAY) and isinstance(value, str | bytes):
+        value = orjson.loads(value)
     if value is None:
-        return None
-    if prop.type is PropertyType.OBJECT_ID:
-        return ObjectId(value)
-    if prop.type is PropertyType.UUID:
-        return uuid.UUID(value)
-    if prop.type is PropertyType.DECIMAL:
-        return decimal.Decimal(value)
+        return [] if prop.type is PropertyType.ARRAY else None
     if prop.type is PropertyType.BOOL:
         return bool(value)
     if prop.type is PropertyType.DATE:
         if isinstance(value, dt.datetime):
             return value.astimezone(dt.UTC)
         return _EPOCH + dt.timedelta(milliseconds=int(value))
-    if prop.type is PropertyType.DOUBLE:
-        return float(value)
-    return value
-
-
-def _single(prop: Property) -> ObjectSchema:
-    return ObjectSchema(name="_", properties={prop.name: prop}, embedded=True)
+    return from_plain_value(prop, value)
