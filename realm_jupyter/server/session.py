@@ -197,7 +197,7 @@ class StreamSession:
     # ------------------------------------------------------------------ bootstraps
 
     async def _bootstrap(self, target: View, kind: str) -> AsyncIterator[bytes]:
-        reader = _Reader(await asyncio.to_thread(self.store.snapshot))
+        reader = _Reader(await _open_snapshot(self.store))
         self.readers.add(reader)  # the service closes what is still open at shutdown
         try:
             async for frame in self._bootstrap_from(reader, target, kind):
@@ -290,6 +290,29 @@ def _and_not(include: Predicate, exclude: Predicate) -> Predicate:
     if isinstance(exclude, Constant):
         return Constant(False) if exclude.value else include
     return And((include, Not(exclude)))
+
+
+async def _open_snapshot(store: Store) -> Snapshot:
+    """Open a snapshot on a worker thread without leaking it when the caller is cancelled.
+
+    A client that goes away while its snapshot is being opened cancels this await, but
+    the worker thread runs on and opens a database connection anyway: that connection
+    is closed as soon as it exists instead of waiting for the garbage collector.
+    """
+    loop = asyncio.get_running_loop()
+    opening = loop.run_in_executor(None, store.snapshot)
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_unclaimed)
+        raise
+
+
+def _close_unclaimed(opening: asyncio.Future[Snapshot]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    with contextlib.suppress(Exception):
+        opening.result().close()
 
 
 class _Reader:

@@ -136,11 +136,15 @@ class _PostgresSnapshot(Snapshot):
             self.conn = adbc.connect(store.url)
         except Exception as error:
             raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
-        cursor = self.conn.cursor()
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cursor.execute("SELECT version FROM _realm_counter WHERE id = 1")
-        self.version = int(cursor.fetchone()[0])
-        cursor.close()
+        try:
+            cursor = self.conn.cursor()
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SELECT version FROM _realm_counter WHERE id = 1")
+            self.version = int(cursor.fetchone()[0])
+            cursor.close()
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         cursor = self.conn.cursor()
