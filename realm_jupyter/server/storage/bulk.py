@@ -90,11 +90,16 @@ def _compacting_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tab
                 cursor.fetchall()
             cursor.adbc_ingest("_realm_load", data, mode="replace", temporary=True)
             columns = [layout.quote(p.name) for p in object_schema]
+            # Rows go in in key order: the table grows at its end (SQLite's clustered key,
+            # PostgreSQL's heap in index order), and bootstraps read it back sequentially.
+            key = layout.quote(object_schema.primary_key)
+            key_property = object_schema.primary_key_property
             selects = [_cast(store.dialect, p.type, layout.quote(p.name)) for p in object_schema]
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
             cursor.execute(
                 f"INSERT INTO {layout.quote(object_schema.name)} ({', '.join(columns)}) "
                 f"SELECT {', '.join(selects)} FROM _realm_load WHERE true "
+                f"ORDER BY {key}{layout.key_collation(key_property, store.dialect)} "
                 f"ON CONFLICT ({layout.quote(object_schema.primary_key)}) DO UPDATE SET {updates}")
             cursor.execute("UPDATE _realm_counter SET version = version + 1 WHERE id = 1")
             cursor.execute("SELECT version FROM _realm_counter WHERE id = 1")
@@ -109,6 +114,10 @@ def _compacting_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tab
             if sqlite:
                 wrapper.execute("COMMIT")
             else:
+                conn.commit()
+                analyze = conn.cursor()  # fresh statistics: the planner sees the key order
+                analyze.execute(f"ANALYZE {layout.quote(object_schema.name)}")
+                analyze.close()
                 conn.commit()
             return version
         except BaseException:

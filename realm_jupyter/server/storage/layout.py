@@ -62,6 +62,7 @@ POSTGRES_TYPES = {
     PropertyType.OBJECT: "jsonb", PropertyType.ARRAY: "jsonb",
 }
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TEXT_KEYS = frozenset({PropertyType.OBJECT_ID, PropertyType.UUID, PropertyType.STRING})
 _TEXT_ON_WIRE = frozenset({PropertyType.OBJECT, PropertyType.ARRAY, PropertyType.DECIMAL})
 
 
@@ -81,9 +82,24 @@ def create_table_sql(object_schema: ObjectSchema, dialect: str) -> str:
     for prop in object_schema:
         definition = f"{quote(prop.name)} {column_type(prop, dialect)}"
         if prop.name == object_schema.primary_key:
-            definition += " PRIMARY KEY"
+            definition += f"{key_collation(prop, dialect)} PRIMARY KEY"
         columns.append(definition)
-    return f"CREATE TABLE IF NOT EXISTS {quote(object_schema.name)} ({', '.join(columns)})"
+    # SQLite: clustered on the primary key, so a bootstrap's ``ORDER BY _id`` is one
+    # sequential scan, not an index walk with a row lookup each (benchmark B1: 3.0 s →
+    # 1.2 s of CPU to read a million Orders).
+    clustered = " WITHOUT ROWID" if dialect == "sqlite" else ""
+    return (f"CREATE TABLE IF NOT EXISTS {quote(object_schema.name)} "
+            f"({', '.join(columns)}){clustered}")
+
+
+def key_collation(prop: Property, dialect: str) -> str:
+    """`` COLLATE "C"`` for a PostgreSQL text key, else nothing.
+
+    Bootstraps send documents in byte order of their keys (SQLite's and DuckDB's
+    order too); a primary-key index in that collation, over a table loaded in that
+    order, lets PostgreSQL read a bootstrap by walking the index instead of sorting.
+    """
+    return ' COLLATE "C"' if dialect == "postgresql" and prop.type in _TEXT_KEYS else ""
 
 
 def index_sql(object_schema: ObjectSchema, fields: frozenset[str], dialect: str) -> list[str]:
