@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..cache import Cache, default_cache_path, to_pandas
 from ..cache import apply as cache_apply
+from ..cache.frames import key_ordered_frame
 from ..cache.store import META
 from ..errors import CacheError, QueryError, RealmJupyterError, ServerUnavailableError
 from ..query import parse
@@ -270,9 +271,7 @@ class Realm:
         """Every cached object of ``object_type`` (primary-key order)."""
         object_schema = self.schema[object_type]
         pk = object_schema.primary_key
-        table = self.cache.arrow(f"SELECT * FROM {self.cache.table(object_type)} "
-                                 f"ORDER BY {self.cache.table(pk)}")
-        return to_pandas(table, pk if index else None)
+        return key_ordered_frame(self.cache, object_type, pk, index=index)
 
     def query(self, object_type: str, query: str = "TRUEPREDICATE", *args: Any,
               index: bool = False) -> pd.DataFrame:
@@ -282,12 +281,17 @@ class Realm:
             QueryError: the query does not parse or does not fit the schema.
         """
         object_schema = self.schema[object_type]
-        compiled = parse(query).compile(object_schema, None, "duckdb", *args)
+        parsed = parse(query)
+        compiled = parsed.compile(object_schema, None, "duckdb", *args)
+        key = object_schema.primary_key
         try:
+            if not parsed.modifiers:  # primary-key order, without a sorted copy of the rows
+                return key_ordered_frame(self.cache, object_type, key, compiled.where,
+                                         list(compiled.where_params), index=index)
             table = self.cache.arrow(compiled.sql, list(compiled.params))
         except CacheError as error:
             raise QueryError(f"the query failed in the cache: {error}", query=query) from error
-        return to_pandas(table, object_schema.primary_key if index else None)
+        return to_pandas(table, key if index else None)
 
     def count(self, object_type: str, query: str = "TRUEPREDICATE", *args: Any) -> int:
         """How many rows ``query(object_type, query, *args)`` returns (DISTINCT and LIMIT
