@@ -24,8 +24,8 @@ from .store import META, Cache
 __all__ = ["apply_bootstrap", "apply_changes", "discard_staged", "stage_batch", "stage_removes"]
 
 _names = (f"__realm_batch_{n}" for n in itertools.count())
-#: Up to this many primary keys are bound as parameters rather than registered as an
-#: Arrow table: registering and unregistering costs DuckDB ~0.7 ms, which dominated
+#: Up to this many primary keys (and rows) are bound as parameters rather than registered
+#: as an Arrow table: registering and unregistering costs DuckDB ~0.7 ms, which dominated
 #: applying a steady-state frame of a few documents (benchmark B2).
 _BOUND_KEYS = 16
 
@@ -78,9 +78,17 @@ def replace_rows(conn: duckdb.DuckDBPyConnection, cache: Cache, object_schema: O
     """Delete the objects ``pks`` and insert ``table`` (wire schema) in their place."""
     target = cache.table(object_schema.name)
     _delete_pks(conn, target, object_schema, pks)
-    if table is not None and table.num_rows:
-        with _registered(conn, table) as source:
-            conn.execute(f"INSERT INTO {target} {ddl.ingest_select_sql(object_schema, source)}")
+    if table is None or not table.num_rows:
+        return
+    if table.num_rows <= _BOUND_KEYS:  # a steady-state frame: bound values, no registered table
+        names = ", ".join(ddl.quote(name) for name in table.column_names)
+        row = f"({', '.join('?' * table.num_columns)})"
+        source = f"(VALUES {', '.join([row] * table.num_rows)}) AS __realm_rows({names})"
+        values = [value for record in table.to_pylist() for value in record.values()]
+        conn.execute(f"INSERT INTO {target} {ddl.ingest_select_sql(object_schema, source)}", values)
+        return
+    with _registered(conn, table) as source:
+        conn.execute(f"INSERT INTO {target} {ddl.ingest_select_sql(object_schema, source)}")
 
 
 def apply_changes(cache: Cache, server_version: int, upserts: Mapping[str, pa.Table],

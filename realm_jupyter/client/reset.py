@@ -106,7 +106,7 @@ def _reset_state(realm: Realm, *, recover: bool) -> None:
         cache.set_meta("cursor", 0)
         cache.set_meta("sent_query_version", 0)
         cache.set_meta("upload_acked", 0)
-        conn.execute(f"DELETE FROM {META}.meta WHERE key = 'client_id'")
+        cache.delete_meta("client_id")
         if not recover:
             newer = [v for v in list(store._sets) if v > keep.version]
             for version in newer:
