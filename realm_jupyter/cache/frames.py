@@ -10,7 +10,8 @@ ones), and DuckDB returns a plain scan in table order — so most reads need no
 sort. :func:`key_ordered_frame` checks the order and sorts in Arrow only when it
 must, and builds the DataFrame one column at a time: an ``ORDER BY`` would hold a
 sorted copy of every column, and a whole-table Arrow result would sit beside the
-finished DataFrame (benchmark B5, a million Orders: 710 MB, 470 MB, 434 MB).
+finished DataFrame (benchmark B5, a million Orders, peak RSS: ``ORDER BY`` 710 MB,
+one unordered scan 470 MB, a column at a time 434 MB).
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ def key_ordered_frame(cache: Cache, object_type: str, key: str, where: str = "TR
     rows); a filtered read is one query, so the condition is evaluated once.
     """
     table = cache.table(object_type)
-    if where != "TRUE":
+    if where != "TRUE" or not _scans_keep_table_order(cache):
         rows = cache.arrow(f"SELECT * FROM {table} WHERE {where}", params)
         return to_pandas(_in_key_order(rows, key), key if index else None)
     # Every query here runs in this one synchronous call on the cache's connection, which
-    # sync writes to only from this same thread: each column sees the same rows, in order.
+    # sync writes to only from this same thread, and DuckDB returns each scan in table
+    # order: every column sees the same rows in the same order.
     keys = cache.arrow(f"SELECT {ddl.quote(key)} FROM {table}").column(0)
     order = None if _strictly_ascending(keys) else pc.sort_indices(keys)
     series = {}
@@ -70,6 +72,12 @@ def key_ordered_frame(cache: Cache, object_type: str, key: str, where: str = "TR
         del values, column
     frame = pd.DataFrame(series, copy=False)
     return frame.set_index(key) if index else frame
+
+
+def _scans_keep_table_order(cache: Cache) -> bool:
+    """DuckDB's default, which ``SET preserve_insertion_order = false`` turns off."""
+    setting = cache.arrow("SELECT current_setting('preserve_insertion_order')").column(0)
+    return bool(setting[0].as_py())
 
 
 def _in_key_order(table: pa.Table, key: str) -> pa.Table:

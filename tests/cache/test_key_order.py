@@ -32,13 +32,15 @@ def scenario(cache: Cache, drawn: list[tuple[list[int], list[int]]]) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(steps, st.booleans())
+@given(steps, st.booleans(), st.booleans())
 def test_the_frame_equals_order_by_for_any_history(drawn: list[tuple[list[int], list[int]]],
-                                                   index: bool) -> None:
+                                                   index: bool, keep_order: bool) -> None:
     with tempfile.TemporaryDirectory() as directory:
         cache = open_cache(Path(directory) / "c.duckdb")
         try:
             scenario(cache, drawn)
+            # A user may turn DuckDB's scan order off on the cache's connection.
+            cache.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
             for object_type, where, params in CASES:
                 expected = to_pandas(cache.arrow(
                     f'SELECT * FROM "{object_type}" WHERE {where} ORDER BY _id', params),

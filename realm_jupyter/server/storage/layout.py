@@ -86,7 +86,7 @@ def create_table_sql(object_schema: ObjectSchema, dialect: str) -> str:
         columns.append(definition)
     # SQLite: clustered on the primary key, so a bootstrap's ``ORDER BY _id`` is one
     # sequential scan, not an index walk with a row lookup each (benchmark B1: 3.0 s →
-    # 1.2 s of CPU to read a million Orders).
+    # 1.7 s of CPU to read a million Orders).
     clustered = " WITHOUT ROWID" if dialect == "sqlite" else ""
     return (f"CREATE TABLE IF NOT EXISTS {quote(object_schema.name)} "
             f"({', '.join(columns)}){clustered}")
