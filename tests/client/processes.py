@@ -9,8 +9,6 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,20 +43,3 @@ async def child(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
         yield process
     finally:
         await kill(process)
-
-
-async def wait_healthy(url: str, process: asyncio.subprocess.Process, timeout: float = 60.0) -> None:
-    """Poll ``/api/health`` until the server answers (fail early if it died)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with httpx.AsyncClient() as http:
-        while True:
-            if process.returncode is not None:
-                assert process.stderr is not None
-                raise AssertionError(f"the server died: {(await process.stderr.read()).decode()}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get(f"{url}/api/health", timeout=2)).status_code == 200:
-                    return
-            if loop.time() > deadline:
-                raise AssertionError(f"the server at {url} did not start in {timeout} s")
-            await asyncio.sleep(0.05)

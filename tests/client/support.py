@@ -12,8 +12,7 @@ import asyncio
 import datetime as dt
 import decimal
 import json
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,21 +43,6 @@ EMBEDDED = {"Order": {"customer"}}
 SCHEMA = Schema.from_documents([json.loads(path.read_text()) for path in
                                 DEMO_APP_DIR.glob("data_sources/*/*/*/schema.json")])
 Predicate = Callable[[Mapping[str, Any]], bool]
-
-
-async def eventually(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 15.0,
-                     what: str = "condition") -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def server_documents(store: Any, object_type: str) -> dict[str, Doc]:

@@ -8,10 +8,11 @@ from realm_jupyter.client import App, ConnectionState, Credentials, Progress, Re
 from realm_jupyter.client.backoff import Backoff
 from realm_jupyter.demo.generate import generate
 from realm_jupyter.server.runner import free_port
-from tests.client.processes import kill, spawn, wait_healthy
+from tests.client.processes import kill, spawn
 from tests.client.proxy import proxy_to
-from tests.client.support import CAROL, eventually
+from tests.client.support import CAROL
 from tests.support.servers import DEMO_APP_ID, PASSWORDS
+from tests.support.waiting import eventually, wait_healthy
 
 DEMO_SIZE = 4000
 BATCH_ROWS = 100

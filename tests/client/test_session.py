@@ -13,8 +13,9 @@ from realm_jupyter.client.backoff import Backoff
 from realm_jupyter.errors import AuthError, RealmJupyterError, SyncTimeoutError
 from tests.client.conftest import Clients
 from tests.client.proxy import proxy_to
-from tests.client.support import ALICE, CAROL, eventually, expected_view
+from tests.client.support import ALICE, CAROL, expected_view
 from tests.support.servers import ServerUnderTest, serving
+from tests.support.waiting import eventually
 
 C = ConnectionState
 

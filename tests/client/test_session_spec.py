@@ -19,9 +19,10 @@ from realm_jupyter.errors import AuthError, ClientResetError, RealmJupyterError,
 from tests.client.conftest import Clients
 from tests.client.proxy import Proxy, proxy_to
 from tests.client.spec import read_table
-from tests.client.support import ALICE, CAROL, eventually
+from tests.client.support import ALICE, CAROL
 from tests.client.test_session import sync_tasks
 from tests.support.servers import ServerUnderTest
+from tests.support.waiting import eventually
 
 STATES, EVENTS, TABLE = read_table("session.md", "session-transitions")
 

@@ -12,8 +12,9 @@ from realm_jupyter.errors import (
     WriteError,
 )
 from tests.client.conftest import Clients
-from tests.client.support import ALICE, CAROL, eventually, server_documents
+from tests.client.support import ALICE, CAROL, server_documents
 from tests.support.servers import ServerUnderTest
+from tests.support.waiting import eventually
 
 
 def item(realm: Realm, pk: object) -> dict[str, object]:

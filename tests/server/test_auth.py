@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from realm_jupyter.wire import PROTOCOL_VERSION
 from tests.support.servers import PASSWORDS, ServerUnderTest, serving
+from tests.support.waiting import eventually
 
 from .conftest import USERS, login, new_client
 
@@ -169,11 +169,11 @@ async def test_expired_forged_and_missing_tokens_are_refused(tmp_path: Path,
                     "not.a.jwt", None):
             await assert_refused_everywhere(http, server, bad, client.client_id)
         # a real token of this server expires after access_ttl seconds
-        async with asyncio.timeout(10):  # poll the condition, with a deadline
-            while True:
-                if (await profile(http, server, token)).status_code == 401:
-                    break
-                await asyncio.sleep(0.05)
+
+        async def expired() -> bool:
+            return (await profile(http, server, token)).status_code == 401
+
+        await eventually(expired, 10, "the access token to expire")
         await assert_refused_everywhere(http, server, token, client.client_id)
 
 

@@ -22,6 +22,7 @@ import realm_jupyter
 from realm_jupyter.server.runner import free_port
 from realm_jupyter.wire import PROTOCOL_VERSION
 from tests.support.servers import serving
+from tests.support.waiting import wait_healthy
 
 from .conftest import USERS, SyncClient, demo_rows, login, new_client, split_upserts
 
@@ -54,14 +55,7 @@ async def server_process(store_url: str, app_id: str) -> AsyncIterator[Remote]:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     remote = Remote(f"http://127.0.0.1:{port}", app_id, process)
     try:
-        async with httpx.AsyncClient(timeout=2.0) as http, asyncio.timeout(60):
-            while True:
-                if process.returncode is not None:
-                    raise AssertionError((await process.stderr.read()).decode())  # type: ignore[union-attr]
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{remote.url}/api/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
+        await wait_healthy(remote.url, process)
         yield remote
     finally:
         if process.returncode is None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from realm_jupyter.widgets import SubscriptionManager
+from tests.support.waiting import eventually
 
 
 class SubscriptionSource:
@@ -96,6 +97,11 @@ def from_thread(fn: Callable[[], None]) -> None:
     thread.join()
 
 
+def replied(widget: Manager) -> bool:
+    """The widget has answered the request (its reply goes out after the source's work)."""
+    return bool(widget.sent) and widget.sent[-1]["kind"] == "result"
+
+
 async def test_traits_mirror_the_source() -> None:
     widget = Manager(SubscriptionSource())
     assert widget.object_types == ["Task", "User"]
@@ -178,7 +184,7 @@ async def test_add_from_another_thread_runs_on_the_loop_thread() -> None:
     )
     await asyncio.wait_for(source.done.wait(), 5)
     assert source.ran_on == [("add", threading.get_ident())]  # the test's loop runs here
-    await asyncio.sleep(0)  # let the hand-off's completion callback run
+    await eventually(lambda: replied(widget), 5, "the widget's reply")
     assert widget.sent[-1] == {
         "kind": "result",
         "request_id": "a:1",
@@ -209,7 +215,7 @@ async def test_add_failure_goes_to_error() -> None:
         )
     )
     await asyncio.wait_for(source.done.wait(), 5)
-    await asyncio.sleep(0.01)
+    await eventually(lambda: replied(widget), 5, "the widget's reply")
     assert widget.error == "the server refused the set"
     assert widget.sent[-1] == {
         "kind": "result",
@@ -229,7 +235,7 @@ async def test_remove_from_another_thread_runs_on_the_loop_thread() -> None:
     from_thread(lambda: widget._handle_custom_msg({"kind": "remove", "request_id": "r:1", "id": "s1"}, []))
     await asyncio.wait_for(source.done.wait(), 5)
     assert source.ran_on == [("remove", threading.get_ident())]
-    await asyncio.sleep(0)
+    await eventually(lambda: replied(widget), 5, "the widget's reply")
     assert widget.subscriptions == []
     assert widget.sent[-1]["kind"] == "result" and widget.sent[-1]["ok"] is True
     widget.close()

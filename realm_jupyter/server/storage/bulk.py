@@ -93,14 +93,14 @@ def _compacting_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tab
             # Rows go in in key order: the table grows at its end (SQLite's clustered key,
             # PostgreSQL's heap in index order), and bootstraps read it back sequentially.
             key = layout.quote(object_schema.primary_key)
-            key_property = object_schema.primary_key_property
+            key_order = key + layout.key_collation(object_schema.primary_key_property,
+                                                   store.dialect)
             selects = [_cast(store.dialect, p.type, layout.quote(p.name)) for p in object_schema]
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
             cursor.execute(
                 f"INSERT INTO {layout.quote(object_schema.name)} ({', '.join(columns)}) "
-                f"SELECT {', '.join(selects)} FROM _realm_load WHERE true "
-                f"ORDER BY {key}{layout.key_collation(key_property, store.dialect)} "
-                f"ON CONFLICT ({layout.quote(object_schema.primary_key)}) DO UPDATE SET {updates}")
+                f"SELECT {', '.join(selects)} FROM _realm_load WHERE true ORDER BY {key_order} "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
             cursor.execute("UPDATE _realm_counter SET version = version + 1 WHERE id = 1")
             cursor.execute("SELECT version FROM _realm_counter WHERE id = 1")
             row = cursor.fetchone()
