@@ -75,6 +75,11 @@ class Operation:
             if not isinstance(raw, Mapping):
                 raise SchemaError("create needs a document")
             document = validate_document(object_schema, from_plain(object_schema, raw))
+            # The primary key names the target everywhere (permission checks, clocks, history):
+            # a document that names another object would write that one instead.
+            if document.get(object_schema.primary_key) != pk:
+                raise SchemaError(f"create: the document's {object_schema.primary_key} differs "
+                                  f"from the operation's primary key")
             return cls("create", object_schema.name, pk, doc=document)
         if kind == "delete":
             return cls("delete", object_schema.name, pk)

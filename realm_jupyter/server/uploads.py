@@ -206,6 +206,8 @@ class _Integrator:
             after = apply_operation(after, resolved, object_schema)
         if after == before:
             return None
+        if after is not None and after.get(object_schema.primary_key) != operation.pk:
+            return f"{where}; the operation's primary key and the document's differ"
         if access.denied:
             return f"{where}; no role grants access to {object_type}"
         if after is not None and not self.view.contains(object_type, after):

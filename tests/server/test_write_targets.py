@@ -1,0 +1,66 @@
+"""Every upload operation writes the object it names, and only after that object's checks.
+
+An operation's primary key is what the permission checks, the clocks and the
+history use; a ``create`` whose document names another ``_id`` must be refused,
+or a user who may insert could overwrite anyone's document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from realm_jupyter.documents import from_plain, plain_value
+from realm_jupyter.wire import PROTOCOL_VERSION
+from tests.support.servers import ServerUnderTest
+
+from .conftest import USERS, demo_rows, new_client
+
+ALICE_ID = USERS["alice"].id
+BOB_ID = USERS["bob"].id
+
+
+async def stored(server: ServerUnderTest, object_type: str, pk: Any) -> dict[str, Any] | None:
+    object_schema = server.service.app.schema[object_type]
+    key = from_plain(object_schema, {"_id": pk})["_id"]
+    return (await server.store.get_documents(object_type, [key])).get(key)
+
+
+def changeset(version: int, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"client_version": version, "last_server_version": 0, "timestamp": 1_900_000_000_000,
+            "ops": ops}
+
+
+async def test_a_create_whose_document_names_another_object_is_refused(
+        demo_server: ServerUnderTest, http: httpx.AsyncClient) -> None:
+    alice = await new_client(demo_server, http, "alice")
+    await alice.submit(1, {"Item": ["TRUEPREDICATE"]})
+    victim = next(r for r in demo_rows()["Item"] if r["owner_id"] == BOB_ID)
+    own_pk = "66aa0000000000000000f001"
+    forged = plain_value({**victim, "owner_id": ALICE_ID, "summary": "hijacked"})
+    answer = await alice.post("sync/upload", {
+        "protocol": PROTOCOL_VERSION, "client_id": alice.client_id,
+        "changesets": [changeset(1, [{"op": "create", "type": "Item", "pk": own_pk, "doc": forged}])]})
+    assert answer.status_code == 400, answer.text
+    assert "primary key" in answer.json()["error"]
+    document = await stored(demo_server, "Item", victim["_id"])
+    assert document is not None
+    assert document["owner_id"] == BOB_ID and document["summary"] == victim["summary"]
+    assert await stored(demo_server, "Item", own_pk) is None
+
+
+async def test_a_create_with_matching_keys_still_inserts(
+        demo_server: ServerUnderTest, http: httpx.AsyncClient) -> None:
+    alice = await new_client(demo_server, http, "alice")
+    await alice.submit(1, {"Item": ["TRUEPREDICATE"]})
+    pk = "66aa0000000000000000f002"
+    doc = {"_id": pk, "owner_id": ALICE_ID, "summary": "mine", "status": "open", "priority": 3,
+           "team": "north", "tags": []}
+    answer = await alice.post("sync/upload", {
+        "protocol": PROTOCOL_VERSION, "client_id": alice.client_id,
+        "changesets": [changeset(1, [{"op": "create", "type": "Item", "pk": pk, "doc": doc}])]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["compensating"] == []
+    document = await stored(demo_server, "Item", pk)
+    assert document is not None and document["summary"] == "mine"
