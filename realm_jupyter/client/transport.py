@@ -23,6 +23,8 @@ __all__ = ["Frame", "RequestError", "Transport", "read_frames"]
 Frame = tuple[dict[str, Any], bytes | None]
 TokenSource = Callable[[bool], Awaitable[str]]
 STREAM_READ_TIMEOUT = 45.0  # three missed pings
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # a header line longer than this is not a frame
+MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024  # an announced payload larger than this is not one either
 
 
 class RequestError(SyncError):
@@ -137,6 +139,20 @@ def _answer(response: httpx.Response) -> Any:
     return body
 
 
+def _frame_header(line: bytes) -> dict[str, Any]:
+    """One header line, checked: a JSON object with a type and a sane payload length."""
+    try:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise ProtocolError(f"bad frame header from the server: {error}") from None
+    if not isinstance(header, dict) or "t" not in header:
+        raise ProtocolError("bad frame header from the server: no type")
+    size = header.get("payload", 0)
+    if type(size) is not int or not 0 <= size <= MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"bad frame header from the server: payload length {size!r:.40}")
+    return header
+
+
 async def read_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[Frame]:
     """Split a byte stream into frames: a JSON line, then ``payload`` bytes if announced."""
     buffer = bytearray()
@@ -147,15 +163,13 @@ async def read_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[Frame]:
             if header is None:
                 end = buffer.find(b"\n")
                 if end < 0:
+                    if len(buffer) > MAX_HEADER_BYTES:
+                        raise ProtocolError(f"bad frame header from the server: no line end in "
+                                            f"{MAX_HEADER_BYTES:,} bytes")
                     break
-                try:
-                    header = orjson.loads(bytes(buffer[:end]))
-                except orjson.JSONDecodeError as error:
-                    raise ProtocolError(f"bad frame header from the server: {error}") from None
-                if not isinstance(header, dict) or "t" not in header:
-                    raise ProtocolError("bad frame header from the server: no type")
+                header = _frame_header(bytes(buffer[:end]))
                 del buffer[: end + 1]
-            size = int(header.get("payload", 0))
+            size = header.get("payload", 0)
             if len(buffer) < size:
                 break
             payload = bytes(buffer[:size]) if size else None
