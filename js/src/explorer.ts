@@ -14,6 +14,16 @@ import { type Vector, tableFromIPC } from "apache-arrow";
 
 import { caretView, debounce, h, injectStyles, requestIds } from "./common";
 import { columnWidth, formatCell, formatCount } from "./format";
+import {
+  type Bounds,
+  type Selection,
+  clampCell,
+  contains,
+  keyAction,
+  scrollTopFor,
+  selectionRange,
+  selectionTsv,
+} from "./grid-keys";
 import css from "./styles.css";
 import {
   type PageReply,
@@ -49,8 +59,27 @@ export interface ExplorerModel {
   revision: number;
 }
 
-export type ExplorerMessage = PageRequest;
-export type ExplorerReply = PageReply;
+/** Ask Python for the text of rows the browser does not hold (a copy of a large selection). */
+export interface CopyRequest {
+  kind: "copy";
+  request_id: string;
+  offset: number;
+  limit: number;
+  columns: string[];
+  /** Whether the first line names the columns (a selection of whole columns). */
+  header: boolean;
+}
+
+/** Python's answer: the rows as TSV, or why not. */
+export interface CopyReply {
+  kind: "copy";
+  request_id: string;
+  text?: string;
+  error?: string;
+}
+
+export type ExplorerMessage = PageRequest | CopyRequest;
+export type ExplorerReply = PageReply | CopyReply;
 
 export const ROW_HEIGHT = 24;
 export const OVERSCAN = 10;
@@ -106,15 +135,32 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   const spacer = h("div", { class: "rj-spacer" }, rowsLayer);
   const scroller = h("div", { class: "rj-scroller", tabindex: 0, role: "table" }, header, spacer);
   const pageError = h("div", { class: "rj-error", role: "alert" });
+  const copyStatus = h("div", { class: "rj-hint", role: "status" });
   const root = h(
     "div",
-    { class: "rj rj-explorer" },
+    // Lumino skips its keyboard shortcuts for events from inside such an element.
+    { class: "rj rj-explorer", "data-lm-suppress-shortcuts": "true" },
     h("div", { class: "rj-toolbar" }, typeLabel, filterInput, countLabel),
     filterError,
     scroller,
     pageError,
+    copyStatus,
   );
   el.append(root);
+
+  // ------------------------------------------------------------------ cursor and selection
+
+  let selection: Selection = { anchor: { row: 0, col: 0 }, cursor: { row: 0, col: 0 } };
+  let showCursor = false; // after the first click or key in the grid
+  const viewportRows = (): number => {
+    const height = scroller.clientHeight > 0 ? scroller.clientHeight : DEFAULT_HEIGHT;
+    return Math.max(1, Math.floor((height - ROW_HEIGHT) / ROW_HEIGHT));
+  };
+  const bounds = (): Bounds => ({
+    rows: model.get("total_rows"),
+    cols: model.get("columns").length,
+    pageRows: viewportRows(),
+  });
 
   // ------------------------------------------------------------------ drawing
 
@@ -158,10 +204,18 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
 
   const rowView = (row: number, columns: ColumnInfo[]): HTMLElement => {
     const found = store.locate(row);
-    const cells: HTMLElement[] = [h("div", { class: "rj-gutter" }, formatCount(row + 1))];
+    const range = showCursor ? selectionRange(selection, bounds()) : undefined;
+    const cells: HTMLElement[] = [
+      h("div", { class: "rj-gutter", "data-row": row }, formatCount(row + 1)),
+    ];
     columns.forEach((column, i) => {
+      const marks =
+        (range && contains(range, row, i) ? " rj-selected" : "") +
+        (showCursor && selection.cursor.row === row && selection.cursor.col === i
+          ? " rj-cursor"
+          : "");
       if (!found) {
-        cells.push(h("div", { class: "rj-loading" }, "…"));
+        cells.push(h("div", { class: `rj-loading${marks}`, "data-row": row, "data-col": i }, "…"));
         return;
       }
       const cell = formatCell(found.page.columns[i]?.get(found.index), column.type);
@@ -169,8 +223,11 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
         h(
           "div",
           {
-            class: `rj-cell-${cell.kind}${cell.isNull ? " rj-null" : ""}`,
+            class: `rj-cell-${cell.kind}${cell.isNull ? " rj-null" : ""}${marks}`,
             title: cell.text.length > 16 ? cell.text.slice(0, 2000) : null,
+            "data-row": row,
+            "data-col": i,
+            role: "gridcell",
           },
           cell.text,
         ),
@@ -251,7 +308,133 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     }
   });
 
+  // ------------------------------------------------------------------ keys, clicks and copy
+
+  const reveal = (): void => {
+    const total = model.get("total_rows");
+    const viewport = Math.max(ROW_HEIGHT, scroller.clientHeight - ROW_HEIGHT);
+    const layout = computeLayout({
+      scrollTop: 0,
+      viewportHeight: viewport,
+      rowHeight: ROW_HEIGHT,
+      totalRows: total,
+      overscan: 0,
+    });
+    const scrollable = Math.max(0, layout.spacerHeight - viewport);
+    const contentScrollable = Math.max(1, total * ROW_HEIGHT - viewport);
+    const scale = scrollable > 0 ? scrollable / contentScrollable : 1;
+    const top = scrollTopFor(selection.cursor.row, scroller.scrollTop, viewport, ROW_HEIGHT, scale);
+    if (top !== undefined) scroller.scrollTop = top;
+    const cell = rowsLayer.querySelector<HTMLElement>(
+      `[data-row="${selection.cursor.row}"][data-col="${selection.cursor.col}"]`,
+    );
+    cell?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+  };
+
+  const select = (next: Selection): void => {
+    selection = next;
+    showCursor = true;
+    schedule();
+    requestAnimationFrame(reveal);
+  };
+
+  const cellText = (row: number, col: number): string | undefined => {
+    const found = store.locate(row);
+    const column = model.get("columns")[col];
+    if (!found || !column) return undefined;
+    return formatCell(found.page.columns[col]?.get(found.index), column.type).text;
+  };
+
+  /** The selection as TSV when every selected row is loaded here; undefined otherwise. */
+  const localTsv = (): string | undefined => {
+    const range = selectionRange(selection, bounds());
+    for (let row = range.top; row <= range.bottom; row++) {
+      if (!store.locate(row)) return undefined;
+    }
+    const names = model.get("columns").map((c) => c.name);
+    return selectionTsv(range, names, (row, col) => cellText(row, col) ?? "", Boolean(selection.wholeColumns));
+  };
+
+  const pendingCopies = new Set<string>();
+  const copyFromKernel = (): void => {
+    const range = selectionRange(selection, bounds());
+    const names = model.get("columns").map((c) => c.name).slice(range.left, range.right + 1);
+    const id = nextId();
+    pendingCopies.add(id);
+    copyStatus.textContent = `Copying ${formatCount(range.bottom - range.top + 1)} rows…`;
+    model.send({
+      kind: "copy",
+      request_id: id,
+      offset: range.top,
+      limit: range.bottom - range.top + 1,
+      columns: names,
+      header: Boolean(selection.wholeColumns),
+    } satisfies CopyRequest);
+  };
+
+  const onCopyReply = (reply: CopyReply): void => {
+    if (!pendingCopies.delete(reply.request_id)) return;
+    if (reply.error || reply.text === undefined) {
+      copyStatus.textContent = `Not copied: ${reply.error ?? "no text"}`;
+      return;
+    }
+    const lines = reply.text.split("\n").length;
+    navigator.clipboard.writeText(reply.text).then(
+      () => {
+        copyStatus.textContent = `Copied ${formatCount(lines)} lines.`;
+      },
+      (error: unknown) => {
+        copyStatus.textContent = `Not copied: the browser refused the clipboard (${String(error)})`;
+      },
+    );
+  };
+
+  // Every key pressed in the explorer stays in it: none reaches the notebook's shortcuts.
+  root.addEventListener("keydown", (event) => event.stopPropagation());
+  root.addEventListener("keypress", (event) => event.stopPropagation());
+  scroller.addEventListener("keydown", (event) => {
+    const action = keyAction(event, selection, bounds());
+    if (action.kind === "move") {
+      event.preventDefault();
+      select(action.selection);
+    } else if (action.kind === "copy") {
+      // The browser fires `copy` next (handled below), inside this user gesture.
+      showCursor = true;
+    }
+  });
+  scroller.addEventListener("copy", (event) => {
+    if (!showCursor || bounds().rows === 0) return;
+    event.preventDefault();
+    const text = localTsv();
+    if (text === undefined) {
+      copyFromKernel();
+      return;
+    }
+    event.clipboardData?.setData("text/plain", text);
+    const range = selectionRange(selection, bounds());
+    copyStatus.textContent = `Copied ${formatCount(range.bottom - range.top + 1)} rows.`;
+  });
+  rowsLayer.addEventListener("mousedown", (event) => {
+    const target = (event.target as HTMLElement).closest<HTMLElement>("[data-row]");
+    if (!target) return;
+    const row = Number(target.dataset.row);
+    const gutter = target.dataset.col === undefined;
+    const col = gutter ? 0 : Number(target.dataset.col);
+    const cell = clampCell({ row, col }, bounds());
+    scroller.focus({ preventScroll: true });
+    if (event.shiftKey && showCursor) {
+      select({ ...selection, cursor: gutter ? { row, col: selection.cursor.col } : cell });
+    } else {
+      select({ anchor: cell, cursor: cell, wholeRows: gutter });
+    }
+    event.preventDefault(); // no text selection drag; focus stays on the grid
+  });
+
   const onMessage = (msg: ExplorerReply, buffers: DataView[]): void => {
+    if (msg?.kind === "copy") {
+      onCopyReply(msg);
+      return;
+    }
     if (msg?.kind !== "page") return;
     const columns = model.get("columns");
     const buffer = buffers[0];
@@ -262,6 +445,12 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   const onRevision = (): void => {
     clearTimeout(holdTimer);
     store.reset(model.get("revision"), model.get("page_size"));
+    selection = {
+      anchor: clampCell(selection.anchor, bounds()),
+      cursor: clampCell(selection.cursor, bounds()),
+      wholeRows: selection.wholeRows,
+      wholeColumns: selection.wholeColumns,
+    };
     schedule();
   };
   const onFilter = (): void => {

@@ -4,8 +4,10 @@
 The browser keeps only the rows on screen; it asks for pages with ``{"kind": "page",
 "request_id", "offset", "limit"}`` and gets ``{"kind": "page", "request_id", "offset", "rows",
 "revision"}`` plus one buffer, an Arrow IPC stream of the rows (``{..., "rows": 0, "error"}`` and
-no buffer when the page cannot be read). Pages are read at once on the calling thread; nothing
-here changes sync state.
+no buffer when the page cannot be read). A copy of a selection larger than the loaded pages asks
+``{"kind": "copy", "request_id", "offset", "limit", "columns", "header"}`` and gets
+``{"kind": "copy", "request_id", "text"}`` (TSV) or ``{..., "error"}``. Pages are read at once on
+the calling thread; nothing here changes sync state.
 
 ``revision`` is the version of "what the rows are": it is bumped when the source reports that the
 type changed, and when the applied filter or the sort changes. The browser drops its page cache on
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 import traitlets
 
 from ._base import LoopHandoff, bundle, default_loop, error_text, guarded
+from .explorer_copy import MAX_COPY_ROWS, selection_tsv
 from .protocols import ExplorerSource
 
 __all__ = ["DataExplorer", "for_browser", "ipc_stream"]
@@ -306,6 +309,31 @@ class DataExplorer(anywidget.AnyWidget):
         """A custom message from the browser (possibly on a subshell thread)."""
         if isinstance(content, dict) and content.get("kind") == "page":
             self._serve_page(content)
+        elif isinstance(content, dict) and content.get("kind") == "copy":
+            self._serve_copy(content)
+
+    def _serve_copy(self, content: dict[str, Any]) -> None:
+        """The text of a selection the browser has not loaded (see ``explorer_copy``)."""
+        reply: dict[str, Any] = {"kind": "copy", "request_id": content.get("request_id")}
+        offset, limit, columns = content.get("offset"), content.get("limit"), content.get("columns")
+        known = {column["name"] for column in self.columns}
+        if not isinstance(offset, int) or not isinstance(limit, int) or offset < 0 or limit < 1 \
+                or not isinstance(columns, list) or not columns or not set(columns) <= known:
+            self.send({**reply, "error": "a copy needs offset >= 0, limit >= 1 and known columns"})
+            return
+        if limit > MAX_COPY_ROWS:
+            self.send({**reply, "error": f"{limit:,} rows is more than {MAX_COPY_ROWS:,}; use "
+                                         f"explorer.df or %realm_sql for a selection this large"})
+            return
+        sort = [(key["column"], key["ascending"]) for key in self.sort]
+        try:
+            table = self._source.page(self.object_type, self._active_filter, sort, offset, limit)
+            text = selection_tsv(table, columns, header=bool(content.get("header")))
+        except Exception as exc:
+            logger.warning("copy of %s failed", self.object_type, exc_info=True)
+            self.send({**reply, "error": error_text(exc)})
+            return
+        self.send({**reply, "text": text})
 
     def _serve_page(self, content: dict[str, Any]) -> None:
         request_id = content.get("request_id")

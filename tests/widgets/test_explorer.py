@@ -378,3 +378,38 @@ def test_for_browser_turns_awkward_types_into_text() -> None:
         }
     ]
     assert converted.schema.field("n").type == pa.int32()
+
+
+def request_copy(widget: Explorer, **fields: Any) -> dict[str, Any]:
+    widget._handle_custom_msg({"kind": "copy", "request_id": "c:1", **fields}, [])
+    reply, buffers = widget.sent[-1]
+    assert buffers == [] and reply["kind"] == "copy" and reply["request_id"] == "c:1"
+    return reply
+
+
+def test_a_large_copy_is_the_views_rows_as_tsv(explorer: Explorer, source: DuckSource) -> None:
+    explorer.sort = [{"column": "priority", "ascending": False}]
+    explorer.filter = "priority >= 3"
+    reply = request_copy(explorer, offset=1, limit=3, columns=["_id", "title", "created", "tags"],
+                         header=True)
+    expected = source.con.execute(
+        "SELECT _id, title, created, tags FROM Task WHERE priority >= 3 "
+        "ORDER BY priority DESC, _id LIMIT 3 OFFSET 1").fetchall()
+    lines = reply["text"].split("\n")
+    assert lines[0] == "_id\ttitle\tcreated\ttags"
+    assert [line.split("\t") for line in lines[1:]] == [
+        [str(pk), title, created.isoformat(), str(tags)] for pk, title, created, tags in expected]
+
+
+def test_copy_text_keeps_one_line_per_row_and_nulls_empty(explorer: Explorer) -> None:
+    reply = request_copy(explorer, offset=0, limit=8, columns=["score", "meta"], header=False)
+    rows = [line.split("\t") for line in reply["text"].split("\n")]
+    assert len(rows) == 8 and rows[0][0] == "" and rows[7][0] == ""  # rows 0 and 7 have no score
+    assert rows[1] == ["1.5", '{"n": 1, "tag": "x"}']
+
+
+def test_bad_or_oversized_copies_are_refused_in_one_line(explorer: Explorer) -> None:
+    assert "known columns" in request_copy(explorer, offset=0, limit=3, columns=["nope"])["error"]
+    assert "known columns" in request_copy(explorer, offset=-1, limit=3, columns=["_id"])["error"]
+    refused = request_copy(explorer, offset=0, limit=10**6, columns=["_id"])["error"]
+    assert "explorer.df" in refused and "\n" not in refused
