@@ -13,6 +13,12 @@ import type { RenderProps } from "@anywidget/types";
 import { type Vector, tableFromIPC } from "apache-arrow";
 
 import { caretView, debounce, h, injectStyles, requestIds } from "./common";
+import {
+  type ColumnSummary,
+  SUMMARY_HEIGHT,
+  narrowFilter,
+  summaryCell,
+} from "./explorer-summaries";
 import { columnWidth, formatCell, formatCount } from "./format";
 import {
   type Bounds,
@@ -52,6 +58,8 @@ export interface ExplorerModel {
   object_type: string;
   columns: ColumnInfo[];
   total_rows: number;
+  /** Rows of the type without the filter. */
+  all_rows: number;
   sort: SortKey[];
   filter: string;
   filter_error: FilterError;
@@ -78,13 +86,47 @@ export interface CopyReply {
   error?: string;
 }
 
-export type ExplorerMessage = PageRequest | CopyRequest;
-export type ExplorerReply = PageReply | CopyReply;
+/** Ask for the column summaries of the rows shown. */
+export interface SummariesRequest {
+  kind: "summaries";
+  request_id: string;
+}
+
+export interface SummariesReply {
+  kind: "summaries";
+  request_id: string;
+  revision: number;
+  summaries?: ColumnSummary[];
+  error?: string;
+}
+
+/** Ask for the rows shown as a file; the reply's one buffer is the file. */
+export interface ExportRequest {
+  kind: "export";
+  request_id: string;
+  format: "csv" | "parquet";
+}
+
+export interface ExportReply {
+  kind: "export";
+  request_id: string;
+  filename?: string;
+  mime?: string;
+  error?: string;
+}
+
+export type ExplorerMessage = PageRequest | CopyRequest | SummariesRequest | ExportRequest;
+export type ExplorerReply = PageReply | CopyReply | SummariesReply | ExportReply;
 
 export const ROW_HEIGHT = 24;
 export const OVERSCAN = 10;
 export const CACHE_PAGES = 16;
 export const FILTER_DELAY_MS = 300;
+/** Page requests on their way at once: a fast drag asks only for where it stops. */
+export const MAX_INFLIGHT_PAGES = 2;
+/** How long after a change of the rows the summaries are asked again. */
+const SUMMARY_DELAY_MS = 250;
+const MIN_COLUMN_WIDTH = 48;
 /** The scroller's CSS height (--rj-explorer-height), used until the real one is measured. */
 const DEFAULT_HEIGHT = 360;
 /** How long a sort click waits for Python's revision bump before asking for rows anyway. */
@@ -106,7 +148,19 @@ function sortMark(sort: SortKey[], column: string): string {
   const key = sort[index];
   if (!key) return "";
   const arrow = key.ascending ? "▲" : "▼";
-  return sort.length > 1 ? ` ${arrow}${index + 1}` : ` ${arrow}`;
+  return sort.length > 1 ? `${arrow}${index + 1}` : arrow;
+}
+
+function ariaSort(sort: SortKey[], column: string): string {
+  const key = sort.find((k) => k.column === column);
+  if (!key) return "none";
+  return key.ascending ? "ascending" : "descending";
+}
+
+/** The row count as a person reads it: "6 of 2,654 rows" when a filter narrows the type. */
+export function countText(total: number, all: number, filtered: boolean): string {
+  if (filtered) return `${formatCount(total)} of ${formatCount(all)} row${all === 1 ? "" : "s"}`;
+  return `${formatCount(total)} row${total === 1 ? "" : "s"}`;
 }
 
 function render({ model, el }: RenderProps<ExplorerModel>): () => void {
@@ -118,6 +172,7 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     model.get("revision"),
     (msg) => model.send(msg),
     nextId,
+    MAX_INFLIGHT_PAGES,
   );
 
   const typeLabel = h("span", { class: "rj-type" });
@@ -128,19 +183,38 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     spellcheck: "false",
     "aria-label": "filter",
   });
-  const countLabel = h("span", { class: "rj-muted" });
+  const countLabel = h("span", { class: "rj-muted rj-count", "aria-live": "polite" });
+  const busy = h("span", { class: "rj-spinner", role: "progressbar", "aria-label": "working" });
+  const exportCsv = h("button", { class: "rj-export", type: "button", title: "download the rows shown as CSV" }, "CSV");
+  const exportParquet = h("button", { class: "rj-export", type: "button", title: "download the rows shown as Parquet" }, "Parquet");
   const filterError = h("div", { class: "rj-hint" });
   const header = h("div", { class: "rj-row rj-header", role: "row" });
+  const summaryRow = h("div", { class: "rj-row rj-summaries", role: "row" });
   const rowsLayer = h("div", { class: "rj-rows", role: "rowgroup" });
   const spacer = h("div", { class: "rj-spacer" }, rowsLayer);
-  const scroller = h("div", { class: "rj-scroller", tabindex: 0, role: "table" }, header, spacer);
+  const scroller = h(
+    "div",
+    { class: "rj-scroller", tabindex: 0, role: "grid", "aria-label": "rows" },
+    header,
+    summaryRow,
+    spacer,
+  );
   const pageError = h("div", { class: "rj-error", role: "alert" });
   const copyStatus = h("div", { class: "rj-hint", role: "status" });
   const root = h(
     "div",
     // Lumino skips its keyboard shortcuts for events from inside such an element.
     { class: "rj rj-explorer", "data-lm-suppress-shortcuts": "true" },
-    h("div", { class: "rj-toolbar" }, typeLabel, filterInput, countLabel),
+    h(
+      "div",
+      { class: "rj-toolbar" },
+      typeLabel,
+      filterInput,
+      busy,
+      countLabel,
+      exportCsv,
+      exportParquet,
+    ),
     filterError,
     scroller,
     pageError,
@@ -152,9 +226,11 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
 
   let selection: Selection = { anchor: { row: 0, col: 0 }, cursor: { row: 0, col: 0 } };
   let showCursor = false; // after the first click or key in the grid
+  /** Height of the sticky rows above the data: the header and the summaries. */
+  const stickyHeight = (): number => ROW_HEIGHT + (summaries.length ? SUMMARY_HEIGHT : 0);
   const viewportRows = (): number => {
     const height = scroller.clientHeight > 0 ? scroller.clientHeight : DEFAULT_HEIGHT;
-    return Math.max(1, Math.floor((height - ROW_HEIGHT) / ROW_HEIGHT));
+    return Math.max(1, Math.floor((height - stickyHeight()) / ROW_HEIGHT));
   };
   const bounds = (): Bounds => ({
     rows: model.get("total_rows"),
@@ -179,8 +255,11 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     const total = model.get("total_rows");
     // Not laid out yet (rendered before being attached, or in a hidden cell): draw a screenful
     // anyway; the ResizeObserver redraws once the real size is known.
+    // Short results get a short grid: no empty block under the last row.
+    const fitted = stickyHeight() + Math.max(1, total) * ROW_HEIGHT + 18;
+    scroller.style.height = fitted < DEFAULT_HEIGHT ? `${fitted}px` : "";
     const height = scroller.clientHeight > 0 ? scroller.clientHeight : DEFAULT_HEIGHT;
-    const viewport = Math.max(ROW_HEIGHT, height - ROW_HEIGHT);
+    const viewport = Math.max(ROW_HEIGHT, height - stickyHeight());
     const layout = computeLayout({
       scrollTop: scroller.scrollTop,
       viewportHeight: viewport,
@@ -200,6 +279,8 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
       rowsLayer.replaceChildren(...rows);
     }
     pageError.textContent = store.error ? `Could not read rows: ${store.error}` : "";
+    const loading = store.inflight > 0 && !store.locate(layout.start) && total > 0;
+    root.classList.toggle("rj-busy", waiting || loading);
   };
 
   const rowView = (row: number, columns: ColumnInfo[]): HTMLElement => {
@@ -240,31 +321,131 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     const columns = model.get("columns");
     const sort = model.get("sort");
     const gutter = Math.max(40, formatCount(model.get("total_rows")).length * 8 + 20);
-    const widths = [gutter, ...columns.map((c) => columnWidth(c.name, c.type))];
+    const widths = [
+      gutter,
+      ...columns.map((c) => chosenWidths.get(c.name) ?? columnWidth(c.name, c.type)),
+    ];
+    columnWidths = widths;
     root.style.setProperty("--rj-columns", widths.map((w) => `${w}px`).join(" "));
+    root.style.setProperty("--rj-gutter-width", `${gutter}px`);
     header.replaceChildren(
       h("div", { class: "rj-gutter", title: "row number" }, "#"),
       ...columns.map((column) => {
+        const handle = h("div", {
+          class: "rj-resize",
+          title: "drag to resize",
+          "aria-hidden": "true",
+        });
         const cell = h(
           "div",
           {
             role: "columnheader",
+            "aria-sort": ariaSort(sort, column.name),
             title: `${column.name} ${column.type}: click to sort, shift-click to add a sort key`,
           },
-          column.name,
+          h("span", { class: "rj-sort-mark" }, sortMark(sort, column.name)),
+          h("span", { class: "rj-header-name" }, column.name),
           h("span", { class: "rj-type-name" }, column.type.toLowerCase()),
-          sortMark(sort, column.name),
+          handle,
         );
-        cell.addEventListener("click", (event) => onSortClick(column.name, event.shiftKey));
+        cell.addEventListener("click", (event) => {
+          if (event.target !== handle) onSortClick(column.name, event.shiftKey);
+        });
+        handle.addEventListener("pointerdown", (event) => startResize(event, column.name, cell));
         return cell;
       }),
     );
+    drawSummaries();
   };
+
+  // ------------------------------------------------------------------ column widths
+
+  const chosenWidths = new Map<string, number>();
+  /** Pixel widths of the gutter and each column, as last drawn. */
+  let columnWidths: number[] = [];
+  const startResize = (event: PointerEvent, column: string, cell: HTMLElement): void => {
+    event.preventDefault();
+    event.stopPropagation();
+    const startX = event.clientX;
+    const startWidth = cell.getBoundingClientRect().width;
+    const move = (e: PointerEvent): void => {
+      chosenWidths.set(column, Math.max(MIN_COLUMN_WIDTH, Math.round(startWidth + e.clientX - startX)));
+      drawHeader();
+      schedule();
+    };
+    const up = (): void => {
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", up);
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", up);
+  };
+
+  // ------------------------------------------------------------------ summaries
+
+  let summaries: ColumnSummary[] = [];
+  let summaryRequest: string | undefined;
+  const drawSummaries = (): void => {
+    const byColumn = new Map(summaries.map((s) => [s.column, s]));
+    summaryRow.hidden = summaries.length === 0;
+    summaryRow.replaceChildren(
+      h("div", { class: "rj-gutter rj-summary-label" }, "Σ"),
+      ...model.get("columns").map((c) => summaryCell(byColumn.get(c.name), pickFilter)),
+    );
+  };
+  const askSummaries = debounce(() => {
+    summaryRequest = nextId();
+    model.send({ kind: "summaries", request_id: summaryRequest } satisfies SummariesRequest);
+  }, SUMMARY_DELAY_MS);
+  const onSummaries = (reply: SummariesReply): void => {
+    if (reply.request_id !== summaryRequest || reply.revision !== model.get("revision")) return;
+    summaryRequest = undefined;
+    if (reply.summaries) summaries = reply.summaries;
+    drawSummaries();
+    schedule();
+  };
+  const pickFilter = (bar: string): void => {
+    const next = narrowFilter(model.get("filter"), bar);
+    filterInput.value = next;
+    sendFilter(next);
+    sendFilter.flush();
+  };
+
+  // ------------------------------------------------------------------ export
+
+  const pendingExports = new Set<string>();
+  const askExport = (format: "csv" | "parquet"): void => {
+    const id = nextId();
+    pendingExports.add(id);
+    copyStatus.textContent = `Preparing ${format.toUpperCase()}…`;
+    model.send({ kind: "export", request_id: id, format } satisfies ExportRequest);
+  };
+  const onExport = (reply: ExportReply, buffers: DataView[]): void => {
+    if (!pendingExports.delete(reply.request_id)) return;
+    const data = buffers[0];
+    if (reply.error || !data) {
+      copyStatus.textContent = `Not exported: ${reply.error ?? "no file came back"}`;
+      return;
+    }
+    const blob = new Blob([new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength)], {
+      type: reply.mime ?? "application/octet-stream",
+    });
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: reply.filename ?? "export" });
+    root.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    copyStatus.textContent = `Downloaded ${reply.filename} (${formatCount(data.byteLength)} bytes).`;
+  };
+  exportCsv.addEventListener("click", () => askExport("csv"));
+  exportParquet.addEventListener("click", () => askExport("parquet"));
 
   const drawToolbar = (): void => {
     typeLabel.textContent = model.get("object_type");
     const total = model.get("total_rows");
-    countLabel.textContent = `${formatCount(total)} row${total === 1 ? "" : "s"}`;
+    const filtered = total !== model.get("all_rows") || Boolean(model.get("filter").trim());
+    countLabel.textContent = countText(total, model.get("all_rows"), filtered);
     const error = model.get("filter_error");
     filterInput.classList.toggle("rj-invalid", Boolean(error.message));
     filterError.replaceChildren(
@@ -280,7 +461,10 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   // ------------------------------------------------------------------ events
 
   let holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A filter or sort was sent and Python has not answered with new rows yet. */
+  let waiting = false;
   const onSortClick = (column: string, additive: boolean): void => {
+    waiting = true;
     model.set("sort", cycleSort(model.get("sort"), column, additive));
     model.save_changes();
     // Python bumps `revision` for the new order; wait for it instead of fetching twice.
@@ -296,6 +480,8 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
 
   const sendFilter = debounce((text: string) => {
     if (text === model.get("filter")) return;
+    waiting = true;
+    schedule();
     model.set("filter", text);
     model.save_changes();
   }, FILTER_DELAY_MS);
@@ -325,10 +511,16 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     const scale = scrollable > 0 ? scrollable / contentScrollable : 1;
     const top = scrollTopFor(selection.cursor.row, scroller.scrollTop, viewport, ROW_HEIGHT, scale);
     if (top !== undefined) scroller.scrollTop = top;
-    const cell = rowsLayer.querySelector<HTMLElement>(
-      `[data-row="${selection.cursor.row}"][data-col="${selection.cursor.col}"]`,
-    );
-    cell?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+    // Sideways: the gutter and the first column stay put, so reveal past them.
+    const col = selection.cursor.col;
+    const left = columnWidths.slice(0, col + 1).reduce((a, b) => a + b, 0);
+    const width = columnWidths[col + 1] ?? 0;
+    const pinned = (columnWidths[0] ?? 0) + (columnWidths[1] ?? 0);
+    if (col === 0) scroller.scrollLeft = 0;
+    else if (left - pinned < scroller.scrollLeft) scroller.scrollLeft = left - pinned;
+    else if (left + width > scroller.scrollLeft + scroller.clientWidth) {
+      scroller.scrollLeft = left + width - scroller.clientWidth;
+    }
   };
 
   const select = (next: Selection): void => {
@@ -435,6 +627,14 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
       onCopyReply(msg);
       return;
     }
+    if (msg?.kind === "summaries") {
+      onSummaries(msg);
+      return;
+    }
+    if (msg?.kind === "export") {
+      onExport(msg, buffers);
+      return;
+    }
     if (msg?.kind !== "page") return;
     const columns = model.get("columns");
     const buffer = buffers[0];
@@ -444,6 +644,8 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
 
   const onRevision = (): void => {
     clearTimeout(holdTimer);
+    waiting = false;
+    askSummaries();
     store.reset(model.get("revision"), model.get("page_size"));
     selection = {
       anchor: clampCell(selection.anchor, bounds()),
@@ -458,6 +660,11 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
       filterInput.value = model.get("filter");
     }
     drawToolbar();
+  };
+  const onFilterError = (): void => {
+    waiting = false; // refused: the old rows stay
+    drawToolbar();
+    schedule();
   };
   const onColumns = (): void => {
     drawHeader();
@@ -477,7 +684,8 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     ["change:total_rows", onTotal],
     ["change:object_type", drawToolbar],
     ["change:filter", onFilter],
-    ["change:filter_error", drawToolbar],
+    ["change:filter_error", onFilterError],
+    ["change:all_rows", drawToolbar],
   ];
   for (const [event, fn] of listeners) model.on(event, fn);
   model.on("msg:custom", onMessage);
@@ -489,12 +697,14 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   drawToolbar();
   drawHeader();
   schedule();
+  askSummaries();
 
   return () => {
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);
     resize?.disconnect();
     sendFilter.cancel();
+    askSummaries.cancel();
     clearTimeout(holdTimer);
     if (frame !== 0) cancelAnimationFrame(frame);
   };
