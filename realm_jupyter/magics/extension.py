@@ -48,6 +48,27 @@ _COMMANDS: dict[str, Callable[..., Any]] = {
 }
 
 
+_QUERY_MAGICS = ("realm_subscribe", "realm_query")
+
+
+def require_quoted_query(name: str, parsed: argparse.Namespace, line: str) -> None:
+    """Refuse ``%realm_subscribe Item status == 'open'`` (the query split into words).
+
+    Words after the query are Python expressions for ``$0``, ``$1``…; a query with no ``$``
+    has none, so more words mean the query itself was not quoted.
+
+    Raises:
+        UsageError: with the quoted form as the hint.
+    """
+    if not parsed.args or "$" in (parsed.query or ""):
+        return
+    text = strip_comment(line).strip()
+    rest = text[text.find(parsed.type) + len(parsed.type):].strip() if parsed.type in text else ""
+    example = (f'%{name} {parsed.type} "{rest}"' if rest and '"' not in rest and "--" not in rest
+               else f'%{name} {parsed.type} "status == \'open\'"')
+    raise UsageError(f"%{name}: put the query in quotes, as one argument\nHint: {example}")
+
+
 def strip_comment(line: str) -> str:
     """``line`` without a trailing ``# comment``: a ``#`` outside quotes, after a space."""
     quote: str | None = None
@@ -109,6 +130,8 @@ class RealmMagics(Magics):
         except ValueError as error:
             raise UsageError(f"%{name}: {error} (check the quotes)") from None
         parsed: argparse.Namespace = getattr(self, name).parser.parse_args(argv)
+        if name in _QUERY_MAGICS:
+            require_quoted_query(name, parsed, line)
         return parsed
 
     async def run(self, name: str, line: str) -> Any:

@@ -45,12 +45,16 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
         secret = os.environ.get("REALM_PASSWORD") or getpass.getpass(f"Password for {login}: ")
         return Credentials.email_password(login, secret)
 
+    before = context.connection
     realm, reused = await context.connect(url, app_id, credentials, login, cache=args.cache,
                                           password_source=ask,
                                           on_error=lambda realm, error: _on_error(magics, error))
     verb = "Still connected" if reused else "Connected"
+    switched = ""
+    if before is not None and not reused:
+        switched = f" (the session of {before.login} at {before.base_url} is closed)"
     note(f"{verb} to {app_id} at {url} as {login} (user {realm.user.id}); "
-         f"cache {realm.cache.path}", level="success")
+         f"cache {realm.cache.path}{switched}", level="success")
     return None
 
 
