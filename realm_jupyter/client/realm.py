@@ -191,7 +191,7 @@ class Realm:
 
     def clock_iso(self, loop_time: float) -> str:
         wall = time.time() - (asyncio.get_running_loop().time() - loop_time)
-        return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds")
+        return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="milliseconds")
 
     def apply_download(self, server_version: int, upserts: dict[str, Any],
                        removes: dict[str, list[Any]], uploaded: int | None = None) -> None:
