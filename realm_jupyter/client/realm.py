@@ -166,7 +166,8 @@ class Realm:
         return await self.transport.authed(method, path, self.user.access_token, json=body)
 
     def report_error(self, error: RealmJupyterError) -> None:
-        """Hand a sync error to the error handler (or log it)."""
+        """Hand a sync error to the error handler (or log it); the session's status keeps it."""
+        self.session.record_error(error)
         if self.on_error is None:
             logger.warning("sync error: %s", error)
             return

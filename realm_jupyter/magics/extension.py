@@ -68,6 +68,9 @@ def require_quoted_query(name: str, parsed: argparse.Namespace, line: str) -> No
                else f'%{name} {parsed.type} "status == \'open\'"')
     raise UsageError(f"%{name}: put the query in quotes, as one argument\nHint: {example}")
 
+#: Commands that wait for the server when run from a cell (the registered line magic does not).
+_IN_A_CELL: dict[str, Callable[..., Any]] = {"realm_write": write.run_and_confirm}
+
 
 def strip_comment(line: str) -> str:
     """``line`` without a trailing ``# comment``: a ``#`` outside quotes, after a space."""
@@ -107,11 +110,18 @@ class RealmMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.context = RealmContext(shell)
         self.rewriter = TopLevelRewriter()
-        self.cells = CellOutput()
+        self.cells = CellOutput(self._last_write)
         #: ``execution_count`` of the cell that ran ``%load_ext`` (its own magics cannot wait).
         self.loaded_in_cell: int | None = None
 
     # ------------------------------------------------------------------ plumbing
+
+    def _last_write(self) -> int | None:
+        """The newest local write version, or None when not connected."""
+        connection = self.context.connection
+        if connection is None or connection.realm.closed:
+            return None
+        return connection.realm.writes.last_client_version()
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -143,7 +153,7 @@ class RealmMagics(Magics):
             raise UsageError(f"%{name} is not a realm magic (try %lsmagic)")
         args = self._parse(name, line)
         with self._errors():
-            result = _COMMANDS[name](self, args)
+            result = _IN_A_CELL.get(name, _COMMANDS[name])(self, args)
             if inspect.isawaitable(result):
                 result = await result
             return result

@@ -74,10 +74,19 @@ def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:
 
 
 def _on_error(magics: RealmMagics, error: Any) -> None:
-    """Sync errors as warning lines, in the running cell (or the next one: see CellOutput)."""
+    """Sync errors as warning lines in the running cell.
+
+    A reverted write is reported under the cell that made it, if that cell is still running
+    (``%realm_write`` waits for the server's answer, and so does a cell that awaits
+    ``wait_for_upload``/``wait_for_download`` after its writes). It is never pinned to
+    another cell: otherwise the status widget shows it (its error line follows the session)
+    and ``realm.rejected_writes()`` lists it. Other sync errors wait for the next cell (see
+    CellOutput).
+    """
     if isinstance(error, CompensatingWriteError):
         lines = [f"⚠ write reverted by the server: {write.object_type} {write.primary_key}: "
-                 f"{write.reason}" for write in error.writes]
+                 f"{write.reason}" for write in error.writes
+                 if magics.cells.made_here(write.client_version)]
     else:
         lines = [f"⚠ sync: {error}"]
     for text in lines:
