@@ -186,7 +186,13 @@ async def _import(config: Any, store: Any, collection: str, files: list[Path]) -
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
-        documents.extend(read_documents(path, target.schema))  # validates all before writing
+        logger.info("reading %s …", path)
+        read = read_documents(path, target.schema)  # validates all before writing
+        documents.extend(read)
+        logger.info("read %s %s documents from %s (%s so far, all valid)", f"{len(read):,}",
+                    target.object_type, path, f"{len(documents):,}")
+    logger.info("writing %s %s documents in one transaction …", f"{len(documents):,}",
+                target.object_type)
     version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0
