@@ -1,7 +1,8 @@
 """``realm-jupyter``: serve an app, run the demo, import documents, add users and API keys.
 
 Every command takes ``--app-dir`` (default: the built-in demo app) and ``--store``
-(default: ``sqlite:///<app-dir>/.realm/store.sqlite3``). Errors are one line on
+(default: ``sqlite:///<app-dir>/.realm/store.sqlite3``; for the built-in demo app,
+``<user data dir>/realm-jupyter/demo-<size>.sqlite3``). Errors are one line on
 stderr and a non-zero exit; ``--verbose`` shows more.
 """
 
@@ -53,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", default="small", help="demo data: tiny, small (~10k) or large (1M)")
     demo.add_argument("--port", type=int, default=9090, help="sync server port (default 9090)")
     demo.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888)")
-    demo.add_argument("--store", default=None, help="store URL (default: in the demo app directory)")
+    demo.add_argument("--store", default=None,
+                      help="store URL (default: sqlite:///<user data dir>/realm-jupyter/"
+                           "demo-<size>.sqlite3)")
 
     load = commands.add_parser("import", help="load documents (Extended JSON, NDJSON, BSON)")
     common(load, app_dir_required=True)
@@ -115,7 +118,7 @@ def _store_url(args: argparse.Namespace, app_dir: Path) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .demo import DEMO_APP_DIR
+    from .demo import DEMO_APP_DIR, demo_store_url
     from .server.app import create_app
     from .server.appdir import load_app
     from .server.runner import serve_forever
@@ -123,9 +126,13 @@ def _serve(args: argparse.Namespace) -> int:
     app_dir = _app_dir(args)
     config = load_app(app_dir)
     demo_size = args.demo_size
-    if demo_size is None and app_dir.resolve() == DEMO_APP_DIR.resolve():
+    builtin = app_dir.resolve() == DEMO_APP_DIR.resolve()
+    if demo_size is None and builtin:
         demo_size = "small"
-    store = _store_url(args, app_dir)
+    if builtin and not args.store and not os.environ.get("REALM_STORE"):
+        store = demo_store_url(demo_size or "small")  # never inside the installed package
+    else:
+        store = _store_url(args, app_dir)
     app = create_app(config, store, demo_size=_size(demo_size))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
@@ -186,7 +193,13 @@ async def _import(config: Any, store: Any, collection: str, files: list[Path]) -
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
-        documents.extend(read_documents(path, target.schema))  # validates all before writing
+        logger.info("reading %s …", path)
+        read = read_documents(path, target.schema)  # validates all before writing
+        documents.extend(read)
+        logger.info("read %s %s documents from %s (%s so far, all valid)", f"{len(read):,}",
+                    target.object_type, path, f"{len(documents):,}")
+    logger.info("writing %s %s documents in one transaction …", f"{len(documents):,}",
+                target.object_type)
     version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0

@@ -73,6 +73,9 @@ def test_import_loads_extended_json_arrays(app_dir: Path, tmp_path: Path) -> Non
                  str(path))
     assert result.returncode == 0, result.stderr
     assert "imported 3 Item documents" in result.stdout
+    # progress while it works: each file read and validated, then the one write
+    assert f"read 3 Item documents from {path} (3 so far, all valid)" in result.stderr
+    assert "writing 3 Item documents in one transaction" in result.stderr
     rows = asyncio.run(_documents(app_dir, _store(tmp_path), "Item"))
     assert sorted(r["summary"] for r in rows) == ["item 0", "item 1", "item 2"]
 

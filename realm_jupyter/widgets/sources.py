@@ -42,7 +42,7 @@ class RealmStatusSource:
             callback(session.status())
 
         removers = [session.add_connection_listener(changed), session.add_progress_listener(changed),
-                    session.add_change_listener(changed),
+                    session.add_change_listener(changed), session.add_error_listener(changed),
                     self.realm.subscription_store.add_listener(changed)]
         return _all(removers)
 
