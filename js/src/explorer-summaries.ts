@@ -27,7 +27,9 @@ export interface ColumnSummary {
   column: string;
   kind: "histogram" | "top" | "counts";
   nulls: number;
-  distinct: number;
+  /** Distinct values (null for nested columns); an estimate when `distinct_approx`. */
+  distinct: number | null;
+  distinct_approx: boolean;
   bins?: SummaryBin[];
   values?: SummaryValue[];
   other?: number;
@@ -91,10 +93,11 @@ export function summaryCell(
   onPick: (filter: string) => void,
 ): HTMLElement {
   if (!summary) return h("div", { class: "rj-summary rj-muted" }, "");
-  const facts = [
-    summary.nulls ? `${formatCount(summary.nulls)} null` : "",
-    `${formatCount(summary.distinct)} distinct`,
-  ]
+  const distinct =
+    summary.distinct === null
+      ? ""
+      : `${summary.distinct_approx ? "≈" : ""}${formatCount(summary.distinct)} distinct`;
+  const facts = [summary.nulls ? `${formatCount(summary.nulls)} null` : "", distinct]
     .filter(Boolean)
     .join(" · ");
   // A key-like column (every value once) has no frequent values worth a chart.

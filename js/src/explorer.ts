@@ -90,6 +90,8 @@ export interface CopyReply {
 export interface SummariesRequest {
   kind: "summaries";
   request_id: string;
+  /** The revision the browser shows: Python skips the request when the rows moved on. */
+  revision: number;
 }
 
 export interface SummariesReply {
@@ -281,6 +283,17 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     pageError.textContent = store.error ? `Could not read rows: ${store.error}` : "";
     const loading = store.inflight > 0 && !store.locate(layout.start) && total > 0;
     root.classList.toggle("rj-busy", waiting || loading);
+    // What is on screen, for tests and benchmarks to wait on:
+    // "revision first-row complete scrollTop" (complete: every row on screen is drawn).
+    const complete =
+      !waiting &&
+      (total === 0 ||
+        (store.locate(layout.start) !== undefined &&
+          store.locate(Math.max(layout.start, layout.end - 1)) !== undefined));
+    root.dataset.painted = `${store.revision} ${layout.start} ${complete ? 1 : 0} ${Math.round(
+      scroller.scrollTop,
+    )}`;
+    if (complete && summariesFor !== model.get("revision")) askSummaries();
   };
 
   const rowView = (row: number, columns: ColumnInfo[]): HTMLElement => {
@@ -393,15 +406,26 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
       ...model.get("columns").map((c) => summaryCell(byColumn.get(c.name), pickFilter)),
     );
   };
+  // Summaries are asked once the rows on screen are drawn, so that their scan never holds
+  // up a page; and at most once per revision.
+  let summariesFor = -1;
   const askSummaries = debounce(() => {
+    const revision = model.get("revision");
+    if (summariesFor === revision || waiting) return;
+    summariesFor = revision;
     summaryRequest = nextId();
-    model.send({ kind: "summaries", request_id: summaryRequest } satisfies SummariesRequest);
+    model.send({
+      kind: "summaries",
+      request_id: summaryRequest,
+      revision,
+    } satisfies SummariesRequest);
   }, SUMMARY_DELAY_MS);
   const onSummaries = (reply: SummariesReply): void => {
     if (reply.request_id !== summaryRequest || reply.revision !== model.get("revision")) return;
     summaryRequest = undefined;
     if (reply.summaries) summaries = reply.summaries;
     drawSummaries();
+    root.dataset.summaries = String(reply.revision);
     schedule();
   };
   const pickFilter = (bar: string): void => {
@@ -645,7 +669,6 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   const onRevision = (): void => {
     clearTimeout(holdTimer);
     waiting = false;
-    askSummaries();
     store.reset(model.get("revision"), model.get("page_size"));
     selection = {
       anchor: clampCell(selection.anchor, bounds()),
@@ -697,7 +720,6 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   drawToolbar();
   drawHeader();
   schedule();
-  askSummaries();
 
   return () => {
     for (const [event, fn] of listeners) model.off(event, fn);

@@ -95,8 +95,11 @@ def _copy(view: ExplorerView, content: dict[str, Any], reply: dict[str, Any], se
     send({**reply, "text": selection_tsv(table, columns, header=bool(content.get("header")))}, None)
 
 
-def _summaries(view: ExplorerView, _content: dict[str, Any], reply: dict[str, Any],
+def _summaries(view: ExplorerView, content: dict[str, Any], reply: dict[str, Any],
                send: Send) -> None:
+    asked = content.get("revision")
+    if isinstance(asked, int) and asked != reply["revision"]:
+        raise _Refused("stale: the rows changed since")  # a scan nobody would see
     send({**reply, "summaries": view.source.summaries(view.object_type, view.applied_filter)},
          None)
 

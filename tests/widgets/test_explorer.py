@@ -491,3 +491,10 @@ def test_exports_hold_the_view_in_its_order(explorer: Explorer, source: DuckSour
     assert request(explorer, "export", format="xlsx")[0]["error"].startswith("export format")
     frame = explorer.df
     assert list(frame["_id"]) == [pk for (pk,) in expected]
+
+
+def test_summaries_for_rows_that_moved_on_are_not_computed(explorer: Explorer) -> None:
+    reply, _ = request(explorer, "summaries", revision=explorer.revision - 1)
+    assert reply["error"].startswith("stale") and "summaries" not in reply
+    reply, _ = request(explorer, "summaries", revision=explorer.revision)
+    assert len(reply["summaries"]) == len(explorer.columns)
