@@ -28,7 +28,7 @@ def _cased() -> list[str]:
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
-    letters = _cased() + ["\u0130", SENTINEL, "a", "K", "\u212a"]
+    letters = [*_cased(), "\u0130", SENTINEL, "a", "K", "\u212a"]
     words = [*letters, *(f"x{c}y" for c in letters), "deliver", "DELIVER", "dEİiv", "Kelvin",
              "\u212aelvin", "ΣΑΣ", "σας", None]
     conn.register("words", pa.table({"_id": list(range(len(words))), "s": words}))
