@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-size", default=None,
                        help="seed demo users and data (tiny, small, large or a count); "
                             "default: small when serving the built-in demo")
+    _limit_arguments(serve)
 
     demo = commands.add_parser("demo", help="serve the demo app and open JupyterLab on the quickstart")
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -76,6 +77,35 @@ def _parser() -> argparse.ArgumentParser:
     common(create, app_dir_required=True)
     create.add_argument("name")
     return parser
+
+
+def _limit_arguments(serve: argparse.ArgumentParser) -> None:
+    """``serve``'s defences against slow clients and spoofed addresses (docs/server.md)."""
+    serve.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                       help="believe X-Forwarded-For/-Proto only from these proxy addresses "
+                            "(comma-separated, '*' for any); default: from no one")
+    serve.add_argument("--max-connections", type=int, default=0, metavar="N",
+                       help="open connections served; more get 503 (default: 1000, or fewer "
+                            "under a low file-descriptor limit)")
+    serve.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                       help="seconds a client may take to send its request headers (default 10)")
+    serve.add_argument("--body-timeout", type=float, default=60.0, metavar="S",
+                       help="seconds a client may take to send a request body (default 60)")
+    serve.add_argument("--keep-alive-timeout", type=float, default=5.0, metavar="S",
+                       help="seconds an idle keep-alive connection stays open (default 5)")
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from .server.runner import ServerLimits
+
+    for name in ("max_connections", "header_timeout", "body_timeout", "keep_alive_timeout"):
+        if getattr(args, name) < 0 or (name != "max_connections" and getattr(args, name) == 0):
+            flag = "--" + name.replace("_", "-")
+            raise RealmJupyterError(f"{flag} must be positive")
+    return ServerLimits(max_connections=args.max_connections, header_timeout=args.header_timeout,
+                        keep_alive_timeout=args.keep_alive_timeout,
+                        body_timeout=args.body_timeout,
+                        forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,12 +156,13 @@ def _serve(args: argparse.Namespace) -> int:
     if demo_size is None and app_dir.resolve() == DEMO_APP_DIR.resolve():
         demo_size = "small"
     store = _store_url(args, app_dir)
-    app = create_app(config, store, demo_size=_size(demo_size))
+    limits = _limits(args)
+    app = create_app(config, store, demo_size=_size(demo_size), body_timeout=limits.body_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
     print(f"realm-jupyter sync server for app {config.app_id!r} ({config.name}) at "
           f"http://{args.host}:{args.port}  store: {_redact(store)}", flush=True)
-    serve_forever(app, args.host, args.port)
+    serve_forever(app, args.host, args.port, limits=limits)
     return 0
 
 
