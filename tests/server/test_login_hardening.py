@@ -8,7 +8,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -208,7 +208,7 @@ class CountingHasher(PasswordHasher):
         self.verified = 0
         self._lock = threading.Lock()
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         with self._lock:
             self.verified += 1
         return super().verify(hash, password)
@@ -238,7 +238,7 @@ class GatedHasher(PasswordHasher):
         self.most_at_once = 0
         self.entered = 0
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         with self.lock:
             self.entered += 1
             self.running += 1
