@@ -157,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
         demo_size = "small"
     store = _store_url(args, app_dir)
     limits = _limits(args)
+    asyncio.run(_check_store(config, store))
     app = create_app(config, store, demo_size=_size(demo_size), body_timeout=limits.body_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
@@ -164,6 +165,20 @@ def _serve(args: argparse.Namespace) -> int:
           f"http://{args.host}:{args.port}  store: {_redact(store)}", flush=True)
     serve_forever(app, args.host, args.port, limits=limits)
     return 0
+
+
+async def _check_store(config: Any, url: str) -> None:
+    """Open the store once before serving, so that a store of another app (or one that
+    cannot be opened) is one line here rather than a traceback from the server's start-up."""
+    from .server.storage import open_store
+
+    store = open_store(url)
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        await store.claim_app(config.app_id)
+    finally:
+        await store.close()
 
 
 def _size(value: str | None) -> str | int | None:
@@ -193,6 +208,7 @@ async def _admin(args: argparse.Namespace) -> int:
     await store.open(config.schema.types,
                      {name: config.sync.queryable_fields(name) for name in config.collections})
     try:
+        await store.claim_app(config.app_id)
         if args.command == "import":
             return await _import(config, store, args.collection, args.files)
         auth = await Auth.create(config, store)

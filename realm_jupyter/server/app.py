@@ -64,6 +64,7 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
         queryable = {name: config.sync.queryable_fields(name) for name in config.collections}
         try:
             await backend.open(config.schema.types, queryable)
+            await backend.claim_app(config.app_id)
             options: dict[str, Any] = {} if access_ttl is None else {"access_ttl": access_ttl}
             auth = await Auth.create(config, backend, **options)
             service = SyncService(config, backend, auth)

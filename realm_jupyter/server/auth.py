@@ -5,14 +5,16 @@
 * ``api-key`` looks up the SHA-256 of a random key (keys are high-entropy, so a
   fast hash is right for them, unlike passwords).
 
-Access tokens are short-lived HS256 JWTs signed with a secret kept in the store,
-so any server process sharing the store accepts them. Refresh tokens are opaque,
+Access tokens are short-lived HS256 JWTs signed with a secret every process on
+the store shares — ``REALM_SIGNING_SECRET``, a 0600 file beside a SQLite store, or
+the PostgreSQL database — so any of them accepts them. Refresh tokens are opaque,
 stored as hashes, and revocable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -22,7 +24,7 @@ from typing import Any
 import jwt
 from bson import ObjectId
 
-from ..errors import AuthError, StorageError
+from ..errors import AuthError, ConfigError, StorageError
 from .appdir import AppConfig
 from .logins import MAX_USERNAME, LoginGuard
 from .passwords import PasswordHashing
@@ -34,11 +36,28 @@ __all__ = ["Auth", "Tokens", "new_id"]
 ACCESS_TTL_SECONDS = 30 * 60
 REFRESH_TTL_SECONDS = 60 * 24 * 3600
 MIN_PASSWORD, MAX_PASSWORD = 6, 128
+SECRET_VARIABLE = "REALM_SIGNING_SECRET"
 
 
 def new_id() -> str:
     """A new id in App Services' form (an ObjectId's hex)."""
     return str(ObjectId())
+
+
+def _given_secret() -> str | None:
+    """``REALM_SIGNING_SECRET``, if set: the same value on every process of a deployment.
+
+    Raises:
+        ConfigError: it is shorter than 32 characters (too weak for HS256).
+    """
+    given = os.environ.get(SECRET_VARIABLE, "").strip()
+    if not given:
+        return None
+    if len(given) < 32:
+        raise ConfigError(f"{SECRET_VARIABLE} must be at least 32 characters long "
+                          f"(it has {len(given)})", hint="python -c 'import secrets; "
+                                                         "print(secrets.token_urlsafe(48))'")
+    return given
 
 
 def _sha256(text: str) -> str:
@@ -72,8 +91,7 @@ class Auth:
     @classmethod
     async def create(cls, app: AppConfig, store: Store, **options: Any) -> Auth:
         """Load (or create once, shared by all processes) the signing secret."""
-        secret = await store.set_meta("signing_secret", secrets.token_urlsafe(48),
-                                      only_if_absent=True)
+        secret = await store.signing_secret(secrets.token_urlsafe(48), given=_given_secret())
         return cls(app, store, secret=secret, **options)
 
     # ------------------------------------------------------------------ providers

@@ -100,6 +100,14 @@ class FailureLimiter:
         self._entries[digest] = entry  # now the most recent
         self._prune(now)
 
+    def settle(self, key: str) -> None:
+        """An attempt counted up front did fail: its delay runs from now, not from its start."""
+        digest = self._key(key)
+        entry = self._entries.pop(digest, None)
+        if entry is not None:
+            entry.last = self.clock()
+            self._entries[digest] = entry
+
     def forgive(self, key: str) -> None:
         """Take back one failure (an attempt counted up front that turned out right)."""
         entry = self._entries.get(self._key(key))
@@ -167,7 +175,10 @@ class LoginGuard:
         try:
             tokens = await auth.login(provider, body)
         except AuthError as error:
-            if error.status_code != 401:  # not a guess (a disabled provider, a bad body)
+            if error.status_code == 401:
+                self.pairs.settle(pair)
+                self.users.settle(user)
+            else:  # not a guess (a disabled provider, a bad body)
                 self.pairs.forgive(pair)
                 self.users.forgive(user)
             raise auth_error(error) from None

@@ -78,6 +78,9 @@ async def test_each_provider_logs_in(demo_server: ServerUnderTest, http: httpx.A
 
 async def test_wrong_passwords_are_refused_then_rate_limited(demo_server: ServerUnderTest,
                                                              http: httpx.AsyncClient) -> None:
+    from realm_jupyter.server.logins import LoginGuard
+
+    demo_server.service.auth.guard = LoginGuard(clock=lambda: 1000.0)  # time stands still
     wrong = {"username": ALICE, "password": "not-her-password"}
     body = assert_error(await log_in(http, demo_server, "local-userpass", wrong), 401,
                         "InvalidSession")
