@@ -16,6 +16,7 @@ most once a minute, with a count.
 from __future__ import annotations
 
 import asyncio
+import logging
 import resource
 from dataclasses import dataclass
 from typing import Any
@@ -72,8 +73,18 @@ class ServerLimits:
                 "forwarded_allow_ips": trusted if trusted is not None else ""}
 
 
+class _OwnCapLine(logging.Filter):
+    """Drop uvicorn's per-request "Exceeded concurrency limit." (ours counts them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Exceeded concurrency limit."
+
+
 def guarded_protocol(limits: ServerLimits) -> type[H11Protocol]:
     """uvicorn's h11 protocol with a request-header deadline and a hard connection cap."""
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _OwnCapLine) for f in uvicorn_log.filters):
+        uvicorn_log.addFilter(_OwnCapLine())
     slow = LogTally("closed %d connection(s) that sent no complete request headers within "
                   "%.1f s (idle or slow clients; --header-timeout)")
     refused = LogTally("refused %d connection(s): %d are open, the hard cap "
