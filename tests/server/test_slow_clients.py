@@ -17,6 +17,7 @@ import pytest
 
 from realm_jupyter.server.runner import ServerLimits
 from tests.support.servers import ServerUnderTest, serving
+from tests.support.waiting import eventually
 
 from .conftest import USERS, new_client, server_put
 
@@ -80,3 +81,30 @@ async def stall(server: ServerUnderTest, count: int) -> list[bytes]:
         else:
             assert answer == b"", answer
     return answers
+
+
+async def test_past_the_cap_requests_get_503_and_connections_are_closed_at_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "realm_jupyter")
+    limits = ServerLimits(max_connections=4, header_timeout=60)  # hard cap: 4 + 1 + 8 = 13
+    async with serving(f"sqlite:///{tmp_path / 'store.sqlite3'}", demo_size=None,
+                       limits=limits) as server:
+        address = urlsplit(server.url)
+        connections = server.running.server.server_state.connections
+        idle = [await asyncio.open_connection(address.hostname, address.port) for _ in range(5)]
+        await eventually(lambda: len(connections) == 5, what="five idle connections")
+        async with httpx.AsyncClient(timeout=20) as http:
+            busy = await http.get(f"{server.url}/api/health")
+        assert busy.status_code == 503
+        more = [await asyncio.open_connection(address.hostname, address.port) for _ in range(12)]
+        refused = await asyncio.gather(*(until_closed(reader) for reader, _ in more[8:]))
+        assert refused == [b""] * 4  # the fourteenth connection on: closed at once
+        assert len(connections) == 13
+        for _, writer in idle + more:
+            writer.close()
+        await eventually(lambda: not connections, what="the server to see them go")
+        async with httpx.AsyncClient(timeout=20) as http:
+            assert (await http.get(f"{server.url}/api/health")).status_code == 200
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("answered 503" in m and "--max-connections 4" in m for m in messages), messages
+    assert any(m.startswith("refused 1 connection(s): 14 are open") for m in messages), messages
