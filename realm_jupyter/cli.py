@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-size", default=None,
                        help="seed demo users and data (tiny, small, large or a count); "
                             "default: small when serving the built-in demo")
+    _limit_arguments(serve)
 
     demo = commands.add_parser("demo", help="serve the demo app and open JupyterLab on the quickstart")
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -79,6 +80,35 @@ def _parser() -> argparse.ArgumentParser:
     common(create, app_dir_required=True)
     create.add_argument("name")
     return parser
+
+
+def _limit_arguments(serve: argparse.ArgumentParser) -> None:
+    """``serve``'s defences against slow clients and spoofed addresses (docs/server.md)."""
+    serve.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                       help="believe X-Forwarded-For/-Proto only from these proxy addresses "
+                            "(comma-separated, '*' for any); default: from no one")
+    serve.add_argument("--max-connections", type=int, default=0, metavar="N",
+                       help="open connections served; more get 503 (default: 1000, or fewer "
+                            "under a low file-descriptor limit)")
+    serve.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                       help="seconds a client may take to send its request headers (default 10)")
+    serve.add_argument("--body-timeout", type=float, default=60.0, metavar="S",
+                       help="seconds a client may take to send a request body (default 60)")
+    serve.add_argument("--keep-alive-timeout", type=float, default=5.0, metavar="S",
+                       help="seconds an idle keep-alive connection stays open (default 5)")
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from .server.runner import ServerLimits
+
+    for name in ("max_connections", "header_timeout", "body_timeout", "keep_alive_timeout"):
+        if getattr(args, name) < 0 or (name != "max_connections" and getattr(args, name) == 0):
+            flag = "--" + name.replace("_", "-")
+            raise RealmJupyterError(f"{flag} must be positive")
+    return ServerLimits(max_connections=args.max_connections, header_timeout=args.header_timeout,
+                        keep_alive_timeout=args.keep_alive_timeout,
+                        body_timeout=args.body_timeout,
+                        forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,13 +163,29 @@ def _serve(args: argparse.Namespace) -> int:
         store = demo_store_url(demo_size or "small")  # never inside the installed package
     else:
         store = _store_url(args, app_dir)
-    app = create_app(config, store, demo_size=_size(demo_size))
+    limits = _limits(args)
+    asyncio.run(_check_store(config, store))
+    app = create_app(config, store, demo_size=_size(demo_size), body_timeout=limits.body_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
     print(f"realm-jupyter sync server for app {config.app_id!r} ({config.name}) at "
           f"http://{args.host}:{args.port}  store: {_redact(store)}", flush=True)
-    serve_forever(app, args.host, args.port)
+    serve_forever(app, args.host, args.port, limits=limits)
     return 0
+
+
+async def _check_store(config: Any, url: str) -> None:
+    """Open the store once before serving, so that a store of another app (or one that
+    cannot be opened) is one line here rather than a traceback from the server's start-up."""
+    from .server.storage import open_store
+
+    store = open_store(url)
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        await store.claim_app(config.app_id)
+    finally:
+        await store.close()
 
 
 def _size(value: str | None) -> str | int | None:
@@ -169,6 +215,7 @@ async def _admin(args: argparse.Namespace) -> int:
     await store.open(config.schema.types,
                      {name: config.sync.queryable_fields(name) for name in config.collections})
     try:
+        await store.claim_app(config.app_id)
         if args.command == "import":
             return await _import(config, store, args.collection, args.files)
         auth = await Auth.create(config, store)
