@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import b1, b2, b4, b8
+from . import b1, b2, b4, b8, b9
 from .clients import demo_size_for_orders
 from .machine import load_average, machine_facts
 from .processes import REPO_ROOT, BenchError, PostgresHandle, ServerProcess, start_postgres
@@ -24,7 +24,7 @@ from .results import Result, Section
 
 __all__ = ["Options", "main", "parse_args"]
 
-BENCHMARKS = ("B1", "B2", "B4", "B5", "B6", "B8")
+BENCHMARKS = ("B1", "B2", "B4", "B5", "B6", "B8", "B9")
 BACKENDS = ("postgresql", "sqlite")
 
 
@@ -146,17 +146,20 @@ class Suite:
         postgres: PostgresHandle | None = None
         pg_version = None
         try:
-            if "postgresql" in options.backends:
+            per_backend = self.wants("B1", "B2", "B4", "B5", "B6")
+            if "postgresql" in options.backends and per_backend:
                 try:
                     postgres = start_postgres()
                     pg_version = postgres.version
                 except Exception as error:
                     self._fail_backend("postgresql", f"{error}".splitlines()[0])
             facts = machine_facts(REPO_ROOT, pg_version)
-            for backend in options.backends:
+            for backend in options.backends if per_backend else ():
                 if backend == "postgresql" and postgres is None:
                     continue
                 await self._backend(backend, postgres, demo_size)
+            if self.wants("B9"):
+                await self._b9()
         finally:
             if postgres is not None:
                 postgres.stop()
@@ -209,6 +212,19 @@ class Suite:
                 await self._guard(backend, "B8", "explorer", self._b8(backend, server))
         finally:
             await server.stop()
+
+    async def _b9(self) -> None:
+        """The Binder budget: its own processes (server, JupyterLab, kernels), SQLite only."""
+        options = self.options
+        try:
+            outcome = await asyncio.to_thread(b9.run_b9, workdir=self.workdir, orders=options.size,
+                                              timeout=options.timeout)
+        except Exception as error:
+            traceback.print_exc()
+            self.results.append(Result.failed("B9", "sqlite", "Binder budget", _one_line(error)))
+            return
+        self.results.extend(b9.b9_results(outcome))
+        self.sections.append(b9.b9_section(outcome))
 
     async def _guard(self, backend: str, bench: str, what: str, work: object) -> None:
         try:
@@ -297,7 +313,8 @@ class Suite:
         ]
         if self.notes:
             header += ["", *(f"- {note}" for note in self.notes)]
-        order = {name: index for index, name in enumerate(("B1", "B5", "B2", "B4", "B6", "B8"))}
+        order = {name: index for index, name in enumerate(("B1", "B5", "B2", "B4", "B6", "B8",
+                                                           "B9"))}
         results = sorted(self.results, key=lambda r: (order.get(r.bench, 9), r.backend))
         write_report(options.output, render(header=header, results=results, facts=facts,
                                             sections=self.sections))

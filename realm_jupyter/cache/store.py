@@ -34,7 +34,7 @@ from ..errors import CacheError, CacheLockedError
 from ..schema import Schema
 from . import ddl
 
-__all__ = ["Cache", "default_cache_path"]
+__all__ = ["Cache", "default_cache_path", "memory_limit"]
 
 logger = logging.getLogger(__name__)
 META = "_realm"
@@ -64,6 +64,37 @@ _METADATA_DDL = [
     "primary_key VARCHAR, reason VARCHAR NOT NULL, server_version BIGINT, "
     "client_version BIGINT, reported_at TIMESTAMPTZ NOT NULL)",
 ]
+
+
+MIB = 1024 * 1024
+
+
+def memory_limit() -> str:
+    """How much memory DuckDB may use for the cache (its ``memory_limit``); past it, it spills.
+
+    ``$REALM_CACHE_MEMORY_LIMIT`` (any DuckDB size, e.g. ``512MB``) if set, else a quarter of
+    the memory this process may use — the cgroup limit in a container (Binder gives 1-2 GB),
+    else the machine's — kept between 256 MiB and 1 GiB. DuckDB's own default, 80 % of the
+    machine, would let one kernel's buffer pool outgrow a Binder container.
+    """
+    configured = os.environ.get("REALM_CACHE_MEMORY_LIMIT", "").strip()
+    if configured:
+        return configured
+    available = _memory_available()
+    share = available // 4 if available else 1024 * MIB
+    return f"{max(256 * MIB, min(1024 * MIB, share)) // MIB}MiB"
+
+
+def _memory_available() -> int | None:
+    """Bytes: the cgroup v2 (or v1) memory limit if there is one, else physical memory."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            value = int(Path(path).read_text().strip())
+            if 0 < value < 1 << 60:  # "max" (ValueError) or a huge number: no limit
+                return value
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return None
 
 
 def default_cache_path(base_url: str, app_id: str, user_id: str) -> Path:
@@ -117,8 +148,12 @@ class Cache:
                 raise CacheLockedError(
                     f"the cache {self.path} is already open in this process",
                     hint="close the other realm on it first (await realm.close())")
+        # Capped memory, spilling beside the cache file (``<cache>.tmp``, created on demand)
+        # instead of failing or growing the kernel: see memory_limit().
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "memory_limit": memory_limit(), "temp_directory": f"{self.path}.tmp"}
         try:
-            self.connection = duckdb.connect(str(self.path), read_only=read_only)
+            self.connection = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as error:
             raise _locked(self.path, error) from None
         except duckdb.Error as error:

@@ -1,137 +1,80 @@
-"""The quickstart in JupyterLab, in Debian's Chromium: the widgets render and answer clicks.
+"""The quickstart in JupyterLab and in Notebook 7, in Debian's Chromium: the widgets render and
+answer clicks.
 
-JupyterLab runs on a free loopback port with its own config, data and runtime directories
+Each frontend runs on a free loopback port with its own config, data and runtime directories
 over a temporary copy of ``notebooks/``; its kernels get their own cache and config
 directories and no ``REALM_DEMO_URL``, so ``%realm_connect --demo`` starts a demo server. The
 test runs every cell, checks what the three widgets show against the demo data, adds a
 subscription from the manager, sorts and scrolls the explorer, and fails on any error in
-the browser console. It writes the README's screenshots to ``docs/img/``.
+the browser console. In JupyterLab it writes the README's screenshots to ``docs/img/``.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from realm_jupyter.server.runner import free_port
-from tests.notebooks import expected
-from tests.notebooks.support import (
-    NOTEBOOKS,
-    REPO,
-    install_demo_store,
-    kernel_env,
-    poll,
-    run_process,
+from tests.browser.frontends import (
+    FRONTENDS,
+    browser_page,
+    open_notebook,
+    problems_of,
+    require_chromium,
+    run_all,
+    serve_frontend,
 )
+from tests.browser.frontends import cell as _cell
+from tests.notebooks import expected
+from tests.notebooks.support import NOTEBOOKS, REPO, install_demo_store
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 IMAGES = REPO / "docs" / "img"
 ALICE = expected.USERS["Alice"]
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
+@pytest.fixture(scope="module", params=FRONTENDS)
+def frontend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[str]:
-    """JupyterLab over a copy of notebooks/; its URL."""
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is needed (apt-get install chromium); .ci/run installs it")
-    base = tmp_path_factory.mktemp("lab")
+def lab(frontend: str, tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[str]:
+    """The frontend over a copy of notebooks/; its URL."""
+    require_chromium()
+    base = tmp_path_factory.mktemp(frontend)
     root = base / "notebooks"
     shutil.copytree(NOTEBOOKS, root)
     home = base / "home"
     install_demo_store(demo_store, home)
-    env = kernel_env(home)  # inherited by the kernels it starts
-    for name, sub in (("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
-                      ("JUPYTER_RUNTIME_DIR", "jupyter-runtime")):
-        (home / sub).mkdir()
-        env[name] = str(home / sub)
-    # no "Would you like to get notified about official Jupyter news?" toast over the screenshots
-    settings = home / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}')
-    port = free_port()
-    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
-            "--ServerApp.ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
-            f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True", "--FileContentsManager.delete_to_trash=False"]
-    if os.geteuid() == 0:
-        argv.append("--allow-root")
-    url = f"http://127.0.0.1:{port}"
-    with run_process(argv, env=env, log=base / "lab.log", cwd=root) as process:
-        poll(lambda: process.poll() is not None or _ready(url), 60, "JupyterLab")
-        assert process.poll() is None, (base / "lab.log").read_text()[-3000:]
+    with serve_frontend(frontend, root, home) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def page(lab: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
-            page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}")
-                    if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.problems = problems
-            yield page
-        finally:
-            browser.close()
+def page(lab: str, frontend: str) -> Iterator[Any]:
+    with browser_page() as page:
+        yield page
+        problems = problems_of(page, frontend)
     assert not problems, "\n".join(problems)
 
 
-def _cell(page: Any, cell_id: str) -> Any:
-    """The notebook cell with this id (JupyterLab puts it in the element's data attributes)."""
-    index = page.evaluate(
-        """(id) => window.jupyterapp.shell.currentWidget.content.widgets
-                   .findIndex((cell) => cell.model.id === id)""", cell_id)
-    assert index >= 0, cell_id
-    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+def _screenshot(frontend: str, target: Any, name: str) -> None:
+    """The README's screenshots come from JupyterLab."""
+    if frontend == "jupyterlab":
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        target.screenshot(path=str(IMAGES / name))
 
 
 @pytest.fixture(scope="module")
-def quickstart(page: Any, lab: str) -> Any:
+def quickstart(page: Any, lab: str, frontend: str) -> Any:
     """The quickstart open, every cell run."""
-    page.goto(f"{lab}/lab/tree/01-quickstart.ipynb?reset")
-    page.wait_for_function(
-        """() => {
-             const widget = window.jupyterapp?.shell?.currentWidget;
-             const kernel = widget?.sessionContext?.session?.kernel;
-             return widget?.content?.widgets?.length > 0 && kernel?.status === "idle";
-           }""", timeout=60_000)
-    page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """() => {
-             const widget = window.jupyterapp.shell.currentWidget;
-             const code = widget.content.widgets.filter((c) => c.model.type === "code");
-             return code.every((c) => c.model.executionCount !== null)
-                    && widget.sessionContext.session.kernel.status === "idle";
-           }""", timeout=90_000)
+    open_notebook(page, lab, frontend, "01-quickstart.ipynb")
+    run_all(page)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.all_text_contents()
     return page
@@ -149,7 +92,7 @@ def test_status_widget(quickstart: Any) -> None:
     assert status.locator(".rj-error").text_content() == ""
 
 
-def test_subscribe_output_and_screenshot(quickstart: Any) -> None:
+def test_subscribe_output_and_screenshot(quickstart: Any, frontend: str) -> None:
     wanted = expected.open_urgent(ALICE)
     output = _cell(quickstart, "subscribe-items").locator(".jp-OutputArea")
     line = output.get_by_text("Item status == 'open' AND priority >= 3:")
@@ -160,11 +103,10 @@ def test_subscribe_output_and_screenshot(quickstart: Any) -> None:
         """() => { const cell = [...document.querySelectorAll('.jp-Notebook .jp-Cell')]
                        .find((c) => c.textContent.includes('1. Connect'));
                    cell.scrollIntoView({block: 'start'}); }""")
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    quickstart.screenshot(path=str(IMAGES / "quickstart.png"))
+    _screenshot(frontend, quickstart, "quickstart.png")
 
 
-def test_subscription_manager_adds_a_subscription(quickstart: Any) -> None:
+def test_subscription_manager_adds_a_subscription(quickstart: Any, frontend: str) -> None:
     readable = expected.readable_items(ALICE)
     done = int((readable["status"] == "done").sum())
     manager = _cell(quickstart, "subscriptions").locator(".rj-subs")
@@ -193,10 +135,10 @@ def test_subscription_manager_adds_a_subscription(quickstart: Any) -> None:
         arg=[manager.element_handle(), str(done)], timeout=30_000)
     assert rows.count() == 3
     assert manager.locator(".rj-error").first.text_content() == ""
-    manager.screenshot(path=str(IMAGES / "subscriptions.png"))
+    _screenshot(frontend, manager, "subscriptions.png")
 
 
-def test_explorer_rows_sort_and_scroll(quickstart: Any) -> None:
+def test_explorer_rows_sort_and_scroll(quickstart: Any, frontend: str) -> None:
     north = expected.readable_orders(ALICE)
     north = north[north["region"] == "north"]
     explorer = _cell(quickstart, "explore").locator(".rj-explorer")
@@ -237,4 +179,4 @@ def test_explorer_rows_sort_and_scroll(quickstart: Any) -> None:
     explorer.get_by_label("filter").fill("")
     explorer.get_by_label("filter").press("Enter")
     quickstart.wait_for_function(first, arg=[explorer.element_handle(), top["_id"]], timeout=15_000)
-    explorer.screenshot(path=str(IMAGES / "explorer.png"))
+    _screenshot(frontend, explorer, "explorer.png")

@@ -128,3 +128,26 @@ def test_metadata_lives_beside_the_tables(cache: Cache) -> None:
     assert {"meta", "subscription_sets", "subscriptions", "bootstrap", "staged_removes",
             "upload_queue", "changes", "rejected_writes"} <= tables
     assert oid(1) == "000000000000000000000001"
+
+
+def test_duckdb_memory_is_capped_and_spills_beside_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query bigger than the cap spills to ``<cache>.tmp`` instead of growing the kernel."""
+    from realm_jupyter.cache.store import memory_limit
+
+    monkeypatch.delenv("REALM_CACHE_MEMORY_LIMIT", raising=False)
+    assert memory_limit().endswith("MiB") and 256 <= int(memory_limit()[:-3]) <= 1024
+    monkeypatch.setenv("REALM_CACHE_MEMORY_LIMIT", "24MB")
+    cache = Cache(tmp_path / "c.duckdb")
+    try:
+        limit, temp = cache.execute("SELECT current_setting('memory_limit'), "
+                                    "current_setting('temp_directory')").fetchall()[0]
+        assert limit == "22.8 MiB"  # DuckDB shows 24 MB in MiB
+        assert temp == f"{tmp_path / 'c.duckdb'}.tmp"
+        cache.execute("CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) || "
+                      "md5((range + 1)::VARCHAR) AS s FROM range(600000)")
+        rows = cache.execute("SELECT count(*), min(s), max(s) FROM (SELECT s FROM big ORDER BY s "
+                             "LIMIT 599999)").fetchall()
+        assert rows[0][0] == 599_999
+    finally:
+        cache.close()
