@@ -158,12 +158,12 @@ async def _admin(args: argparse.Namespace) -> int:
 
     app_dir = _app_dir(args)
     config = load_app(app_dir)
+    if args.command == "import":
+        return await _import(config, _store_url(args, app_dir), args.collection, args.files)
     store = open_store(_store_url(args, app_dir))
     await store.open(config.schema.types,
                      {name: config.sync.queryable_fields(name) for name in config.collections})
     try:
-        if args.command == "import":
-            return await _import(config, store, args.collection, args.files)
         auth = await Auth.create(config, store)
         if args.command == "users":
             return await _add_user(config, store, auth, args)
@@ -176,8 +176,11 @@ async def _admin(args: argparse.Namespace) -> int:
         await store.close()
 
 
-async def _import(config: Any, store: Any, collection: str, files: list[Path]) -> int:
-    from .server.importer import read_documents, to_wire_table
+async def _import(config: Any, store_url: str, collection: str, files: list[Path]) -> int:
+    """Read and validate every file, then open the store and load them in one write: a
+    file that cannot be used leaves the store untouched (not even created)."""
+    from .server.importer import ImportFileError, read_documents, to_wire_table
+    from .server.storage import open_store
 
     target = config.collections.get(collection) or next(
         (c for c in config.collections.values() if c.collection == collection), None)
@@ -186,8 +189,17 @@ async def _import(config: Any, store: Any, collection: str, files: list[Path]) -
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
-        documents.extend(read_documents(path, target.schema))  # validates all before writing
-    version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
+        read = read_documents(path, target.schema)
+        if not read:
+            raise ImportFileError(f"{path}: holds no documents; nothing was imported")
+        documents.extend(read)
+    store = open_store(store_url)
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
+    finally:
+        await store.close()
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0
 
