@@ -126,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     if demo_size is None and app_dir.resolve() == DEMO_APP_DIR.resolve():
         demo_size = "small"
     store = _store_url(args, app_dir)
+    _start_once(create_app(config, store, demo_size=_size(demo_size)))
     app = create_app(config, store, demo_size=_size(demo_size))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
@@ -133,6 +134,20 @@ def _serve(args: argparse.Namespace) -> int:
           f"http://{args.host}:{args.port}  store: {_redact(store)}", flush=True)
     serve_forever(app, args.host, args.port)
     return 0
+
+
+def _start_once(app: Any) -> None:
+    """Run the server's start-up (store, tables, seed and demo data) once before listening.
+
+    Inside uvicorn a store that cannot be used (read-only, on a full disk, unreachable)
+    ends in its start-up traceback; here it is a ``StorageError``, one line. The real
+    start-up then finds the tables and the data in place.
+    """
+    async def start() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    asyncio.run(start())
 
 
 def _size(value: str | None) -> str | int | None:

@@ -1,7 +1,8 @@
 """Real filesystems that fail: a tiny one that fills up, and a read-only one.
 
-Both are tmpfs mounts made for one test and unmounted after it. Mounting needs
-root (CI runs as root); elsewhere a read-only directory falls back to ``chmod``
+Both are mounts made for one test and unmounted after it (a tmpfs, a read-only
+bind mount). Mounting needs root (CI runs as root); elsewhere a read-only
+directory falls back to ``chmod``
 (an ordinary user cannot write a 0555 directory), and a full disk cannot be made
 without root, so only that test is skipped there.
 """
@@ -49,17 +50,27 @@ def resize(target: Path, size: str) -> None:
 
 @contextlib.contextmanager
 def read_only_directory(target: Path) -> Iterator[Path]:
-    """A directory at ``target`` that this process cannot write into."""
+    """The directory ``target`` (created if need be, contents kept), read-only for this
+    process and its children: a read-only bind mount of itself, or without root 0555
+    with every file in it 0444."""
     target.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
+        files = [path for path in target.iterdir() if path.is_file()]
+        for path in files:
+            path.chmod(0o444)
         target.chmod(0o555)
         try:
             yield target
         finally:
             target.chmod(0o755)
+            for path in files:
+                path.chmod(0o644)
         return
-    _mount(target, "ro,size=1m")
+    subprocess.run(["mount", "--bind", str(target), str(target)], check=True,
+                   capture_output=True, text=True)
     try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True,
+                       capture_output=True, text=True)
         yield target
     finally:
         _unmount(target)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,22 @@ class _Result:
         return chunk
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a store the server could not write, before the driver tries: SQLite would
+    open a read-only file and fail on the first write, and the driver's message for a
+    read-only directory is "failed to allocate memory"."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create the store's directory {path.parent}: "
+                           f"{error.strerror}") from None
+    # the directory too: SQLite keeps its -wal and -shm files beside the store
+    for target, what in ((path, "file"), (path.parent, "directory")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StorageError(f"cannot write the store {path}: its {what} is read-only "
+                               "(make it writable, or pass --store to use another)")
+
+
 class AdbcConnection:
     """A ``sqlite3``-style connection over ADBC: ``execute``, ``commit``, ``rollback``.
 
@@ -92,7 +109,7 @@ class AdbcConnection:
     def __init__(self, path: Path) -> None:
         import adbc_driver_sqlite.dbapi as adbc
 
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _check_writable(path)
         try:
             self.raw = adbc.connect(str(path), autocommit=True)
         except Exception as error:
