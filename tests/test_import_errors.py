@@ -91,6 +91,17 @@ def _nested_150(tmp_path: Path) -> Path:
     return path
 
 
+def _nested_bson(tmp_path: Path) -> Path:
+    import bson
+
+    document: dict[str, object] = {"v": 1}
+    for _ in range(150):
+        document = {"x": document}
+    path = tmp_path / "nested.bson"
+    path.write_bytes(bson.encode(document))
+    return path
+
+
 def _bad_utf8(tmp_path: Path) -> Path:
     path = tmp_path / "latin1.ndjson"
     path.write_bytes(json.dumps(GOOD).encode() + b'\n{"summary": "caf\xe9"}\n')
@@ -131,6 +142,8 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "100k-deep NDJSON": (_deep_ndjson, "line 2: the document is nested more than 100 levels deep"),
     "100k-deep array": (_deep_array, "line 3: the document is nested more than 100 levels deep"),
     "150 levels": (_nested_150, "line 1: the document is nested more than 100 levels deep"),
+    "150 levels of BSON": (_nested_bson, "document 1 (byte 0): the document is nested more "
+                                         "than 100 levels deep"),
     "bad UTF-8": (_bad_utf8, "line 2: not valid UTF-8 (byte 0xe9 at offset"),
     "empty": (_empty, "empty.json: holds no documents"),
     "blank lines": (_blank, "blank.ndjson: holds no documents"),

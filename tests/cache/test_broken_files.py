@@ -119,6 +119,18 @@ def test_a_read_only_cache_directory_is_refused_before_duckdb_opens_it(tmp_path:
     Cache(tmp_path / "readonly" / "cache.duckdb").close()  # nothing is left holding the path
 
 
+def test_a_read_only_cache_file_is_refused_before_duckdb_opens_it(tmp_path: Path) -> None:
+    open_cache(tmp_path / "readonly" / "cache.duckdb").close()
+    with read_only_directory(tmp_path / "readonly") as directory:
+        path = directory / "cache.duckdb"
+        with pytest.raises(CacheError) as caught:
+            Cache(path)
+        assert f"cannot write the cache {path}: its file is read-only" in str(caught.value)
+        readonly = Cache(path, read_only=True)  # reading it (a snapshot, a look) still works
+        assert readonly.get_meta("schema") is not None
+        readonly.close()
+
+
 def test_a_directory_that_cannot_be_created_is_a_cache_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     with pytest.raises(CacheError, match="cannot create the cache directory"):

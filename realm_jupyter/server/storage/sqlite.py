@@ -137,8 +137,16 @@ class AdbcConnection:
             self.execute("COMMIT")
 
     def rollback(self) -> None:
-        if self.in_transaction:
+        if not self.in_transaction:
+            return
+        try:
             self.execute("ROLLBACK")
+        except Exception as error:
+            # SQLite ends the transaction itself on some errors (SQLITE_FULL: a full disk):
+            # then there is nothing to roll back, and the error that matters is the first.
+            if "no transaction is active" not in str(error):
+                raise
+            self.in_transaction = False
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
