@@ -21,7 +21,10 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from ..cache import apply as cache_apply
+from ..cache.store import cache_error
 from ..errors import (
     AuthError,
     CacheError,
@@ -132,6 +135,8 @@ class SyncSession(DownloadFrames):
         try:  # the coroutine is made here, so a task cancelled before it ran leaves none behind
             await work()
         except Exception as error:
+            if isinstance(error, duckdb.Error):  # read past the cache's translations
+                error = cache_error(self.realm.cache.path, error, "sync stopped")
             if isinstance(error, CacheError):
                 failure: RealmJupyterError = error
             else:
