@@ -22,7 +22,6 @@ open, inside a transaction, or in a read long after.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
 import os
@@ -271,13 +270,15 @@ def _locked(path: Path, error: duckdb.Error) -> CacheError:
     return cache_error(path, error, "cannot open the cache")
 
 
-_RESYNC = "delete the file (or connect with --cache to another path): the next connect " \
-          "downloads everything again"
+_RESYNC = "delete the file (writes it has not uploaded go with it), or connect with --cache " \
+          "to another path: the next connect downloads everything again"
 _ELSEWHERE = "connect with --cache PATH to put the cache somewhere writable"
 #: What DuckDB says about a file that is not (or no longer) a sound database file.
 _DAMAGED = ("corrupt database file", "could not read enough bytes", "not a valid duckdb database",
-            "checksum", "database has been invalidated", "invalid block", "serialization error",
-            "failed to load metadata", "unsupported version")
+            "checksum", "invalid block", "serialization error", "failed to load metadata",
+            "unsupported version")
+#: DuckDB refuses every statement after a fatal error (often a full disk) until reopened.
+_INVALIDATED = "database has been invalidated"
 _FULL = ("no space left on device", "disk is full", "file too large", "disk quota exceeded")
 _DENIED = ("permission denied", "read-only file system")
 
@@ -296,19 +297,25 @@ def cache_error(path: Path, error: duckdb.Error, doing: str | None) -> CacheErro
         return CacheError(f"the disk holding the cache {path} is full ({first}); nothing more "
                           "was written", hint="free some space, then realm.session.resume() "
                                               "(%realm_resume)")
+    if _INVALIDATED in lower:
+        return CacheError(f"the cache {path} stopped after an earlier error ({first}): close the "
+                          "realm and connect again", hint="the file keeps what was committed; "
+                          "reopening it is enough")
     if any(sign in lower for sign in _DAMAGED):
         return CacheError(f"the cache file {path} is damaged ({first}): delete it to resync",
                           hint=_RESYNC)
     if any(sign in lower for sign in _DENIED):
         return CacheError(f"cannot write the cache {path} ({first})", hint=_ELSEWHERE)
-    return CacheError(f"{doing}: {first}" if doing else first)
+    # DuckDB's own message, whole: a parser error's caret line is what shows the mistake
+    return CacheError(f"{doing}: {message}" if doing else message)
 
 
 def _check_writable(path: Path) -> None:
     """Refuse a cache file or directory this process may not write, before DuckDB tries
-    (it would open a read-only file, then fail on the first write)."""
-    target = path if path.exists() else path.parent
-    if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
-        what = "file" if target == path else "directory"
-        raise CacheError(f"cannot write the cache {path}: its {what} is read-only "
-                         f"({os.strerror(errno.EACCES)})", hint=_ELSEWHERE)
+    (it would open a read-only file, then fail on the first write). The directory
+    matters too: DuckDB writes its ``.wal`` file beside the cache."""
+    for target, what, mode in ((path, "file", os.W_OK), (path.parent, "directory",
+                                                          os.W_OK | os.X_OK)):
+        if target.exists() and not os.access(target, mode):
+            raise CacheError(f"cannot write the cache {path}: its {what} is read-only",
+                             hint=_ELSEWHERE)
