@@ -47,7 +47,7 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
 
     realm, reused = await context.connect(url, app_id, credentials, login, cache=args.cache,
                                           password_source=ask,
-                                          on_error=lambda realm, error: _on_error(magics, error))
+                                          on_error=lambda realm, error: _on_error(magics, realm, error))
     verb = "Still connected" if reused else "Connected"
     note(f"{verb} to {app_id} at {url} as {login} (user {realm.user.id}); "
          f"cache {realm.cache.path}", level="success")
@@ -69,8 +69,21 @@ def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:
     return None, args.email  # a stored refresh token, or a password prompt
 
 
-def _on_error(magics: RealmMagics, error: Any) -> None:
-    """Sync errors as warning lines, in the running cell (or the next one: see CellOutput)."""
+def _on_error(magics: RealmMagics, realm: Any, error: Any) -> None:
+    """Sync errors as warning lines, in the running cell (or the next one: see CellOutput).
+
+    An error that stopped sync while a magic waits for it (a full disk under
+    ``%realm_subscribe``) is that magic's red line; it is held, and shown here only
+    if the magic ends without raising it.
+    """
+    if magics.awaiting and error is realm.session.failure:
+        magics.held_errors.append(error)
+        return
+    show_sync_error(magics, error)
+
+
+def show_sync_error(magics: RealmMagics, error: Any) -> None:
+    """One sync error as warning lines in the cell the user sees."""
     if isinstance(error, CompensatingWriteError):
         lines = [f"⚠ write reverted by the server: {write.object_type} {write.primary_key}: "
                  f"{write.reason}" for write in error.writes]
