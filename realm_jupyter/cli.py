@@ -165,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
         store = _store_url(args, app_dir)
     limits = _limits(args)
     asyncio.run(_check_store(config, store))
+    _start_once(create_app(config, store, demo_size=_size(demo_size)))
     app = create_app(config, store, demo_size=_size(demo_size), body_timeout=limits.body_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
@@ -186,6 +187,20 @@ async def _check_store(config: Any, url: str) -> None:
         await store.claim_app(config.app_id)
     finally:
         await store.close()
+
+
+def _start_once(app: Any) -> None:
+    """Run the server's start-up (store, tables, seed and demo data) once before listening.
+
+    Inside uvicorn a store that cannot be used (read-only, on a full disk, unreachable)
+    ends in its start-up traceback; here it is a ``StorageError``, one line. The real
+    start-up then finds the tables and the data in place.
+    """
+    async def start() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    asyncio.run(start())
 
 
 def _size(value: str | None) -> str | int | None:
@@ -211,13 +226,13 @@ async def _admin(args: argparse.Namespace) -> int:
 
     app_dir = _app_dir(args)
     config = load_app(app_dir)
+    if args.command == "import":
+        return await _import(config, _store_url(args, app_dir), args.collection, args.files)
     store = open_store(_store_url(args, app_dir))
     await store.open(config.schema.types,
                      {name: config.sync.queryable_fields(name) for name in config.collections})
     try:
         await store.claim_app(config.app_id)
-        if args.command == "import":
-            return await _import(config, store, args.collection, args.files)
         auth = await Auth.create(config, store)
         if args.command == "users":
             return await _add_user(config, store, auth, args)
@@ -230,8 +245,11 @@ async def _admin(args: argparse.Namespace) -> int:
         await store.close()
 
 
-async def _import(config: Any, store: Any, collection: str, files: list[Path]) -> int:
-    from .server.importer import read_documents, to_wire_table
+async def _import(config: Any, store_url: str, collection: str, files: list[Path]) -> int:
+    """Read and validate every file, then open the store and load them in one write: a
+    file that cannot be used leaves the store untouched (not even created)."""
+    from .server.importer import ImportFileError, read_documents, to_wire_table
+    from .server.storage import open_store
 
     target = config.collections.get(collection) or next(
         (c for c in config.collections.values() if c.collection == collection), None)
@@ -242,12 +260,21 @@ async def _import(config: Any, store: Any, collection: str, files: list[Path]) -
     for path in files:
         logger.info("reading %s …", path)
         read = read_documents(path, target.schema)  # validates all before writing
+        if not read:
+            raise ImportFileError(f"{path}: holds no documents; nothing was imported")
         documents.extend(read)
         logger.info("read %s %s documents from %s (%s so far, all valid)", f"{len(read):,}",
                     target.object_type, path, f"{len(documents):,}")
-    logger.info("writing %s %s documents in one transaction …", f"{len(documents):,}",
-                target.object_type)
-    version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
+    store = open_store(store_url)
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        await store.claim_app(config.app_id)
+        logger.info("writing %s %s documents in one transaction …", f"{len(documents):,}",
+                    target.object_type)
+        version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
+    finally:
+        await store.close()
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0
 

@@ -142,7 +142,7 @@ def begin_bootstrap(cache: Cache, header: Mapping[str, Any]) -> None:
 
 
 def staged_bootstrap(cache: Cache) -> dict[str, Any] | None:
-    rows = cache.connection.execute(
+    rows = cache.execute(
         f"SELECT version, kind, first_snapshot, snapshot, step, after, received, totals "
         f"FROM {META}.bootstrap").fetchall()
     if not rows:

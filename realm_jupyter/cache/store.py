@@ -12,6 +12,11 @@ so a second kernel on the same cache gets :class:`CacheLockedError` naming the
 holder. Inside one process DuckDB would share the file instead, and two realms
 syncing into one cache would corrupt each other's cursor and queue: a second
 read-write open in the same process is refused the same way.
+
+DuckDB's own errors about the file — truncated, damaged, not a DuckDB file at
+all, a full disk, a read-only directory — become :class:`CacheError` lines that
+name the file and what to do (:func:`cache_error`), wherever they surface: at
+open, inside a transaction, or in a read long after.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from ..errors import CacheError, CacheLockedError
 from ..schema import Schema
 from . import ddl
 
-__all__ = ["Cache", "default_cache_path", "memory_limit"]
+__all__ = ["Cache", "cache_error", "default_cache_path", "memory_limit"]
 
 logger = logging.getLogger(__name__)
 META = "_realm"
@@ -142,7 +147,12 @@ class Cache:
         self.read_only = read_only
         self._key: Path | None = None
         if not read_only:
-            _private_directory(self.path.parent)
+            try:
+                _private_directory(self.path.parent)
+            except OSError as error:
+                raise CacheError(f"cannot create the cache directory {self.path.parent}: "
+                                 f"{error.strerror}", hint=_ELSEWHERE) from None
+            _check_writable(self.path)
             key = self.path.resolve()
             if key in _OPEN_FOR_WRITING:
                 raise CacheLockedError(
@@ -155,14 +165,18 @@ class Cache:
         try:
             self.connection = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as error:
-            raise _locked(self.path, error) from None
+            raise _locked(self.path, error) from error
         except duckdb.Error as error:
-            raise CacheError(f"cannot open the cache {self.path}: {error}") from error
+            raise cache_error(self.path, error, "cannot open the cache") from error
         if not read_only:
             self._key = key
             _OPEN_FOR_WRITING.add(key)
             _private_files(self.path)
-        self.connection.execute("SET TimeZone = 'UTC'")
+        try:
+            self.connection.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as error:
+            self.close()
+            raise cache_error(self.path, error, "cannot open the cache") from error
         self.schema: Schema | None = None
         # The text of the ``_realm.meta`` rows this process has read or written. Only this
         # object writes the file's metadata, so the mirror is exact once a transaction
@@ -199,26 +213,30 @@ class Cache:
         try:
             conn.execute("BEGIN TRANSACTION")
         except duckdb.Error as error:
-            raise CacheError(f"cache transaction failed to start: {error}") from error
+            raise cache_error(self.path, error, "cache transaction failed to start") from error
         try:
             yield conn
-        except BaseException:
+        except BaseException as error:
             self._meta.clear()
             with contextlib.suppress(duckdb.Error):
                 conn.execute("ROLLBACK")
+            if isinstance(error, duckdb.Error):  # a statement inside: nothing was committed
+                raise cache_error(self.path, error, "cache transaction failed") from error
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except duckdb.Error as error:
                 self._meta.clear()
-                raise CacheError(f"cache transaction failed: {error}") from error
+                with contextlib.suppress(duckdb.Error):
+                    conn.execute("ROLLBACK")
+                raise cache_error(self.path, error, "cache transaction failed") from error
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         try:
             return self.connection.execute(sql, list(params) if params is not None else None)
         except duckdb.Error as error:
-            raise CacheError(f"cache query failed: {error}") from error
+            raise cache_error(self.path, error, "cache query failed") from error
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None,
               connection: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
@@ -228,7 +246,7 @@ class Cache:
             # A statement that returns no rows (CREATE VIEW, SET, …) has no relation.
             return pa.table({}) if relation is None else relation.to_arrow_table()
         except duckdb.Error as error:
-            raise CacheError(str(error)) from error
+            raise cache_error(self.path, error, None) from error
 
     # ------------------------------------------------------------------ metadata
 
@@ -236,8 +254,11 @@ class Cache:
         if key in self._meta:
             text = self._meta[key]
         else:
-            rows = self.connection.execute(f"SELECT value FROM {META}.meta WHERE key = ?",
-                                           [key]).fetchall()
+            try:
+                rows = self.connection.execute(f"SELECT value FROM {META}.meta WHERE key = ?",
+                                               [key]).fetchall()
+            except duckdb.Error as error:
+                raise cache_error(self.path, error, "cannot read the cache") from error
             text = rows[0][0] if rows else None
             if not self.read_only:
                 self._meta[key] = text
@@ -310,4 +331,55 @@ def _locked(path: Path, error: duckdb.Error) -> CacheError:
             f"the cache {path} is open in another process ({holder.group(1)}, PID "
             f"{holder.group(2)}), probably another kernel",
             hint="close that kernel, or connect with --cache to use another cache file")
-    return CacheError(f"cannot open the cache {path}: {message}")
+    return cache_error(path, error, "cannot open the cache")
+
+
+_RESYNC = "delete the file (writes it has not uploaded go with it), or connect with --cache " \
+          "to another path: the next connect downloads everything again"
+_ELSEWHERE = "connect with --cache PATH to put the cache somewhere writable"
+#: What DuckDB says about a file that is not (or no longer) a sound database file.
+_DAMAGED = ("corrupt database file", "could not read enough bytes", "not a valid duckdb database",
+            "checksum", "invalid block", "serialization error", "failed to load metadata",
+            "unsupported version")
+#: DuckDB refuses every statement after a fatal error (often a full disk) until reopened.
+_INVALIDATED = "database has been invalidated"
+_FULL = ("no space left on device", "disk is full", "file too large", "disk quota exceeded")
+_DENIED = ("permission denied", "read-only file system")
+
+
+def cache_error(path: Path, error: duckdb.Error, doing: str | None) -> CacheError:
+    """DuckDB's ``error`` on the cache at ``path`` as one line that says what to do.
+
+    A damaged file, a full disk and a file or directory the process may not write
+    are named as such; anything else (a statement DuckDB refused) keeps DuckDB's
+    message, after ``doing`` when given.
+    """
+    message = str(error).strip()
+    first = message.splitlines()[0] if message else type(error).__name__
+    lower = message.lower()
+    if any(sign in lower for sign in _FULL):
+        return CacheError(f"the disk holding the cache {path} is full ({first}); nothing more "
+                          "was written", hint="free some space, then realm.session.resume() "
+                                              "(%realm_resume)")
+    if _INVALIDATED in lower:
+        return CacheError(f"the cache {path} stopped after an earlier error ({first}): close the "
+                          "realm and connect again", hint="the file keeps what was committed; "
+                          "reopening it is enough")
+    if any(sign in lower for sign in _DAMAGED):
+        return CacheError(f"the cache file {path} is damaged ({first}): delete it to resync",
+                          hint=_RESYNC)
+    if any(sign in lower for sign in _DENIED):
+        return CacheError(f"cannot write the cache {path} ({first})", hint=_ELSEWHERE)
+    # DuckDB's own message, whole: a parser error's caret line is what shows the mistake
+    return CacheError(f"{doing}: {message}" if doing else message)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a cache file or directory this process may not write, before DuckDB tries
+    (it would open a read-only file, then fail on the first write). The directory
+    matters too: DuckDB writes its ``.wal`` file beside the cache."""
+    for target, what, mode in ((path, "file", os.W_OK), (path.parent, "directory",
+                                                          os.W_OK | os.X_OK)):
+        if target.exists() and not os.access(target, mode):
+            raise CacheError(f"cannot write the cache {path}: its {what} is read-only",
+                             hint=_ELSEWHERE)

@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
 import pandas as pd
 
 from ..cache import Cache, default_cache_path, to_pandas
 from ..cache import apply as cache_apply
 from ..cache.frames import key_ordered_frame
-from ..cache.store import META
+from ..cache.store import META, cache_error
 from ..errors import CacheError, QueryError, RealmJupyterError, ServerUnavailableError
 from ..query import parse
 from ..schema import Schema
@@ -88,6 +89,8 @@ class Realm:
 
         Raises:
             CacheLockedError: another process (or another realm here) holds the cache.
+            CacheError: the cache file is damaged, or cannot be written (a read-only
+                directory, a full disk): the message names the file and what to do.
             ServerUnavailableError: the server cannot be reached and nothing is cached.
             SubscriptionError: the server rejected the initial subscriptions.
             SyncTimeoutError: they did not complete within ``timeout`` seconds.
@@ -101,6 +104,9 @@ class Realm:
             store.ensure_schema(schema)
             realm = cls(user, store, schema, queryable, on_error=on_error,
                         client_reset=client_reset, client_reset_callbacks=client_reset_callbacks)
+        except duckdb.Error as error:  # a read outside Cache's own methods met a damaged file
+            store.close()
+            raise cache_error(path, error, "cannot open the cache") from error
         except BaseException:
             store.close()
             raise

@@ -21,9 +21,13 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from ..cache import apply as cache_apply
+from ..cache.store import cache_error
 from ..errors import (
     AuthError,
+    CacheError,
     CompensatingWriteError,
     ProtocolError,
     RealmJupyterError,
@@ -81,6 +85,8 @@ class SyncSession(DownloadFrames):
         self.connection_state = ConnectionState.DISCONNECTED
         self.server_version = 0
         self.last_error: RealmJupyterError | None = None
+        #: The error that stopped sync (None while it runs, or after a plain pause).
+        self.failure: RealmJupyterError | None = None
         self.last_sync: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[asyncio.Task[None]] = set()  # cancelled, not yet finished
@@ -103,6 +109,8 @@ class SyncSession(DownloadFrames):
         if self.state is SessionState.ACTIVE:
             return
         self.state = SessionState.ACTIVE
+        self.failure = None
+        self.realm.subscription_store.recover()
         name = self.realm.client_label
         self._tasks = {
             "stream": asyncio.create_task(self._guarded(self._stream_forever),
@@ -121,16 +129,26 @@ class SyncSession(DownloadFrames):
         Expected failures (the network, the server's answers) are handled inside the
         tasks. Anything else — a frame that cannot be applied, a broken cache — would
         otherwise end the task silently and leave a session that looks connected but
-        no longer syncs: it becomes inactive and the error goes to ``on_error``.
+        no longer syncs: it becomes inactive, the error goes to ``on_error`` (once), and
+        every wait for sync raises it instead of waiting for what cannot come. A
+        :class:`CacheError` (a full disk, a damaged file) already says what to do and
+        is passed on as it is.
         """
         try:  # the coroutine is made here, so a task cancelled before it ran leaves none behind
             await work()
         except Exception as error:
-            logger.exception("sync stopped")
-            failure = SyncError(f"sync stopped: {type(error).__name__}: {error}",
-                                hint="fix the cause, then realm.session.resume()")
+            if isinstance(error, duckdb.Error):  # read past the cache's translations
+                error = cache_error(self.realm.cache.path, error, "sync stopped")
+            if isinstance(error, CacheError):
+                failure: RealmJupyterError = error
+            else:
+                logger.exception("sync stopped")
+                failure = SyncError(f"sync stopped: {type(error).__name__}: {error}",
+                                    hint="fix the cause, then realm.session.resume()")
             self.last_error = failure
+            self.failure = failure
             self._halt()
+            self.realm.subscription_store.fail(failure)
             self.realm.report_error(failure)
 
     def _cancel_tasks(self) -> None:
@@ -240,6 +258,8 @@ class SyncSession(DownloadFrames):
                        what: str) -> None:
         async def until() -> None:
             while not condition():
+                if self.failure is not None:
+                    raise self.failure
                 await self._changed.wait()
 
         try:

@@ -11,6 +11,7 @@ becomes active every older one is ``superseded``. The transition table is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import enum
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 from bson import ObjectId
 
 from ..cache.store import Cache
@@ -29,7 +31,7 @@ from ..cache.subscriptions import (
     save_set,
     set_state,
 )
-from ..errors import SubscriptionError, SyncTimeoutError
+from ..errors import CacheError, RealmJupyterError, SubscriptionError, SyncTimeoutError
 from ..query import Query, parse
 
 if TYPE_CHECKING:
@@ -152,6 +154,8 @@ class SubscriptionStore:
         self._superseded: set[int] = set()
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
+        #: Why sync stopped (a full disk, a damaged cache): waiters raise it, not wait on.
+        self._failure: RealmJupyterError | None = None
         if not self._sets:
             initial = StoredSet(0, SubscriptionSetState.PENDING, None, 0)
             with cache.transaction() as conn:
@@ -256,11 +260,34 @@ class SubscriptionStore:
         for callback in list(self._listeners):
             callback()
 
+    def fail(self, error: RealmJupyterError) -> None:
+        """Sync stopped for ``error``: every waiter (now or later) raises it until
+        :meth:`recover`, since no set will move on by itself.
+
+        A state change made inside a cache transaction that then failed to commit
+        (a full disk at the end of a bootstrap) is in memory only: the sets are read
+        back from the cache, so that what the session tells the server when it
+        resumes is what the cache really holds.
+        """
+        self._failure = error
+        with contextlib.suppress(CacheError, duckdb.Error):  # a damaged file: keep what we have
+            stored = load_sets(self.cache)
+            if stored:
+                self._sets = stored
+                self._superseded -= set(stored)
+        self._notify()
+
+    def recover(self) -> None:
+        """Sync runs again (the session was resumed): waiters wait again."""
+        self._failure = None
+
     async def wait(self, version: int, timeout: float | None = None) -> SubscriptionSetState:
         """Wait until ``version`` is complete (or superseded).
 
         Raises:
             SubscriptionError: the server rejected the set (its message).
+            CacheError, SyncError: sync stopped (a full disk, a damaged cache…): the
+                error it stopped for, at once rather than after ``timeout``.
             SyncTimeoutError: ``timeout`` seconds passed first; sync carries on.
         """
         async def settle() -> SubscriptionSetState:
@@ -272,6 +299,8 @@ class SubscriptionStore:
                                             version=version)
                 if state in SETTLED:
                     return state
+                if self._failure is not None:
+                    raise self._failure
                 await self._changed.wait()
 
         try:
@@ -333,6 +362,8 @@ class SubscriptionSet:
 
         Raises:
             SubscriptionError: the server rejected it.
+            CacheError: sync stopped because the cache could not be written (a full
+                disk) or read (a damaged file); what was committed before stays.
             SyncTimeoutError: it did not complete within ``timeout`` seconds.
         """
         await self._store.wait(self._version, timeout)

@@ -187,7 +187,7 @@ class WriteQueue:
     # ------------------------------------------------------------------ reading state
 
     def last_client_version(self) -> int:
-        value = self.cache.connection.execute(
+        value = self.cache.execute(
             f"SELECT max(client_version) FROM {META}.upload_queue").fetchall()[0][0]
         queued = int(value) if value is not None else 0
         return max(queued, self.acked_version())
@@ -198,7 +198,7 @@ class WriteQueue:
     def pending_count(self, upto: int | None = None) -> int:
         """Changesets not yet acknowledged (only those up to client version ``upto``)."""
         condition, params = ("client_version <= ?", [upto]) if upto is not None else ("TRUE", [])
-        rows = self.cache.connection.execute(
+        rows = self.cache.execute(
             f"SELECT count(*) FROM {META}.upload_queue WHERE {condition}", params).fetchall()
         return int(rows[0][0])
 
@@ -363,7 +363,7 @@ class WriteQueue:
             await session.uploads_wakeup.wait()
 
     async def _upload_once(self, session: SyncSession) -> bool:
-        rows = self.cache.connection.execute(
+        rows = self.cache.execute(
             f"SELECT client_version, timestamp, last_server_version, ops FROM {META}.upload_queue "
             f"ORDER BY client_version LIMIT {UPLOAD_BATCH}").fetchall()
         cursor = self.cache.cursor_version

@@ -113,6 +113,10 @@ class RealmMagics(Magics):
         self.cells = CellOutput(self._last_write)
         #: ``execution_count`` of the cell that ran ``%load_ext`` (its own magics cannot wait).
         self.loaded_in_cell: int | None = None
+        #: Magics awaiting sync now, and the errors that stopped sync meanwhile: the waiting
+        #: magic raises such an error as its red line, so it is not shown a second time.
+        self.awaiting = 0
+        self.held_errors: list[RealmJupyterError] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -155,8 +159,27 @@ class RealmMagics(Magics):
         with self._errors():
             result = _IN_A_CELL.get(name, _COMMANDS[name])(self, args)
             if inspect.isawaitable(result):
-                result = await result
+                result = await self._awaiting(result)
             return result
+
+    async def _awaiting(self, awaitable: Any) -> Any:
+        """Await a magic's work; sync errors held meanwhile and not raised by it are shown."""
+        from .commands.connect import show_sync_error
+
+        self.awaiting += 1
+        raised: BaseException | None = None
+        try:
+            return await awaitable
+        except BaseException as failure:
+            raised = failure
+            raise
+        finally:
+            self.awaiting -= 1
+            if not self.awaiting:
+                held, self.held_errors = self.held_errors, []
+                for error in held:
+                    if error is not raised:
+                        show_sync_error(self, error)
 
     def _line(self, name: str, line: str) -> Any:
         """The registered line magic: runs commands that need no waiting."""

@@ -48,7 +48,7 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
     before = context.connection
     realm, reused = await context.connect(url, app_id, credentials, login, cache=args.cache,
                                           password_source=ask,
-                                          on_error=lambda realm, error: _on_error(magics, error))
+                                          on_error=lambda r, error: _on_error(magics, r, error))
     verb = "Still connected" if reused else "Connected"
     switched = ""
     if before is not None and not reused:
@@ -73,8 +73,21 @@ def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:
     return None, args.email  # a stored refresh token, or a password prompt
 
 
-def _on_error(magics: RealmMagics, error: Any) -> None:
+def _on_error(magics: RealmMagics, realm: Any, error: Any) -> None:
     """Sync errors as warning lines in the running cell.
+
+    An error that stopped sync while a magic waits for it (a full disk under
+    ``%realm_subscribe``) is that magic's red line; it is held, and shown here only
+    if the magic ends without raising it.
+    """
+    if magics.awaiting and error is realm.session.failure:
+        magics.held_errors.append(error)
+        return
+    show_sync_error(magics, error)
+
+
+def show_sync_error(magics: RealmMagics, error: Any) -> None:
+    """One sync error as warning lines in the cell the user sees.
 
     A reverted write is reported under the cell that made it, if that cell is still running
     (``%realm_write`` waits for the server's answer, and so does a cell that awaits

@@ -11,7 +11,6 @@ replaying a million history entries. Either way the load is all or nothing.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -61,7 +60,8 @@ async def bulk_load(store: SQLStore, object_schema: ObjectSchema, table: pa.Tabl
 
         _, version = await store.write(work)
         return version
-    version = await asyncio.to_thread(_compacting_load, store, object_schema, table)
+    # through the store's runner: a driver's error (a full disk) becomes a StorageError
+    version = await store._run(lambda: _compacting_load(store, object_schema, table))
     from .base import Event
 
     await store.publish(Event("history", str(version)))

@@ -110,7 +110,7 @@ class SQLStore(Store):
             raise
         except Exception as error:
             if _is_driver_error(error):
-                raise StorageError(f"{self.dialect} store failed: {error}") from error
+                raise _storage_error(self.dialect, error) from error
             raise
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -386,3 +386,17 @@ def _is_driver_error(error: BaseException) -> bool:
     module = type(error).__module__
     return module.startswith(("sqlite3", "psycopg", "adbc_driver")) or isinstance(
         error, pa.ArrowException)
+
+
+#: How SQLite and PostgreSQL say that the disk holding the store is full.
+_FULL = ("disk is full", "no space left on device", "could not extend file", "disk full")
+
+
+def _storage_error(dialect: str, error: Exception) -> StorageError:
+    """A driver's error as one line; a full disk says so and what to do."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    if any(sign in text.lower() for sign in _FULL):
+        return StorageError(f"the disk holding the {dialect} store is full ({first}): free some "
+                            "space, then start the server again")
+    return StorageError(f"{dialect} store failed: {first}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,22 @@ class _Result:
         return chunk
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a store the server could not write, before the driver tries: SQLite would
+    open a read-only file and fail on the first write, and the driver's message for a
+    read-only directory is "failed to allocate memory"."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create the store's directory {path.parent}: "
+                           f"{error.strerror}") from None
+    # the directory too: SQLite keeps its -wal and -shm files beside the store
+    for target, what in ((path, "file"), (path.parent, "directory")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StorageError(f"cannot write the store {path}: its {what} is read-only "
+                               "(make it writable, or pass --store to use another)")
+
+
 class AdbcConnection:
     """A ``sqlite3``-style connection over ADBC: ``execute``, ``commit``, ``rollback``.
 
@@ -96,6 +113,7 @@ class AdbcConnection:
     def __init__(self, path: Path) -> None:
         import adbc_driver_sqlite.dbapi as adbc
 
+        _check_writable(path)
         try:
             self.raw = adbc.connect(str(path), autocommit=True)
         except Exception as error:
@@ -123,8 +141,16 @@ class AdbcConnection:
             self.execute("COMMIT")
 
     def rollback(self) -> None:
-        if self.in_transaction:
+        if not self.in_transaction:
+            return
+        try:
             self.execute("ROLLBACK")
+        except Exception as error:
+            # SQLite ends the transaction itself on some errors (SQLITE_FULL: a full disk):
+            # then there is nothing to roll back, and the error that matters is the first.
+            if "no transaction is active" not in str(error):
+                raise
+            self.in_transaction = False
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
