@@ -258,7 +258,6 @@ async def _import(config: Any, store_url: str, collection: str, files: list[Path
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
-        logger.info("reading %s …", path)
         read = read_documents(path, target.schema)  # validates all before writing
         if not read:
             raise ImportFileError(f"{path}: holds no documents; nothing was imported")
