@@ -117,6 +117,9 @@ def _private_directory(directory: Path) -> None:
     so the directory is what keeps other users out of the cached documents."""
     import platformdirs
 
+    if directory.exists() and not directory.is_dir():
+        raise CacheError(f"cannot create the cache directory {directory}: a file of that name "
+                         f"is in the way", hint=_ELSEWHERE)
     try:
         if not directory.exists():
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -124,7 +127,8 @@ def _private_directory(directory: Path) -> None:
         elif directory == Path(platformdirs.user_cache_dir("realm-jupyter")):
             os.chmod(directory, 0o700)
     except OSError as error:
-        raise CacheError(f"cannot create the cache directory {directory}: {error}") from error
+        raise CacheError(f"cannot create the cache directory {directory}: "
+                         f"{error.strerror or error}", hint=_ELSEWHERE) from None
 
 
 def _private_files(path: Path) -> None:
@@ -147,11 +151,7 @@ class Cache:
         self.read_only = read_only
         self._key: Path | None = None
         if not read_only:
-            try:
-                _private_directory(self.path.parent)
-            except OSError as error:
-                raise CacheError(f"cannot create the cache directory {self.path.parent}: "
-                                 f"{error.strerror}", hint=_ELSEWHERE) from None
+            _private_directory(self.path.parent)
             _check_writable(self.path)
             key = self.path.resolve()
             if key in _OPEN_FOR_WRITING:

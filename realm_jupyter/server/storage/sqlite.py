@@ -179,6 +179,7 @@ class SQLiteStore(SQLStore):
 
     async def open(self, schema: Mapping[str, ObjectSchema],
                    queryable: Mapping[str, frozenset[str]]) -> None:
+        await asyncio.to_thread(_check_writable, self.path)  # a clear line before any file
         await asyncio.to_thread(private_sqlite_files, self.path)
         await super().open(schema, queryable)
         self._known_version = await self.latest_version()
