@@ -19,7 +19,13 @@ import pytest
 
 from realm_jupyter.cache.ddl import DECIMAL_TYPE
 from realm_jupyter.demo import DEMO_APP_DIR
-from realm_jupyter.documents import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS, from_plain
+from realm_jupyter.documents import (
+    DECIMAL_FRACTION_DIGITS,
+    DECIMAL_INTEGER_DIGITS,
+    from_plain,
+    validate_value,
+)
+from realm_jupyter.schema import Property, PropertyType
 from realm_jupyter.server.appdir import load_app
 from realm_jupyter.server.importer import InvalidDocumentsError, read_documents
 from realm_jupyter.wire import PROTOCOL_VERSION
@@ -221,3 +227,10 @@ def test_imported_and_seed_documents_get_the_same_checks(tmp_path: Path, value: 
     with pytest.raises(InvalidDocumentsError, match=r"Order\.amount") as caught:
         read_documents(path, schema)
     assert why in str(caught.value)
+
+
+def test_a_set_keeps_the_first_of_equal_elements() -> None:
+    element = Property("codes", PropertyType.STRING, required=True)
+    codes = Property("codes", PropertyType.ARRAY, items=element, unique_items=True)
+    values = [str(n % 1000) for n in range(100_000)]
+    assert validate_value(codes, values, "T.codes") == [str(n) for n in range(1000)]
