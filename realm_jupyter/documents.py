@@ -44,6 +44,7 @@ from .schema import ObjectSchema, Property, PropertyType
 __all__ = [
     "DECIMAL_FRACTION_DIGITS",
     "DECIMAL_INTEGER_DIGITS",
+    "distinct",
     "document_from_plain",
     "from_extended_json",
     "from_plain",
@@ -120,7 +121,7 @@ def validate_value(prop: Property, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise SchemaError(f"{where}: expected a list, got {_describe(value)}")
         items = [validate_value(prop.items, item, f"{where}[{i}]") for i, item in enumerate(value)]
-        return _distinct(items) if prop.unique_items else items
+        return distinct(items) if prop.unique_items else items
     if value is None:
         if prop.required:
             raise SchemaError(f"{where}: required field is missing or null")
@@ -142,7 +143,7 @@ class _Refused(ValueError):
     """A value of the right type that no replica can hold; the message says why."""
 
 
-def _distinct(items: list[Any]) -> list[Any]:
+def distinct(items: list[Any]) -> list[Any]:
     """``items`` without repeats, first occurrence kept: linear for scalars, whose equality
     agrees with their hash (an upload's set of a million elements must not take n² steps)."""
     seen: set[Any] = set()

@@ -11,13 +11,19 @@ Operations travel as plain JSON (``Operation.to_json``), values in plain form.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .documents import document_from_plain, plain_value, validate_document, value_from_plain
+from .documents import (
+    distinct,
+    document_from_plain,
+    plain_value,
+    validate_document,
+    validate_value,
+    value_from_plain,
+)
 from .errors import SchemaError, WriteError
 from .schema import ObjectSchema, Property, PropertyType
 
@@ -162,6 +168,8 @@ def field_property(object_schema: ObjectSchema, path: str) -> Property:
 
 
 def _get_parent(document: dict[str, Any], path: str, create: bool) -> tuple[dict[str, Any], str]:
+    """The object holding the last part of ``path``, copying each embedded object on the way
+    (the caller's document stays as it was)."""
     parts = path.split(".")
     target = document
     for part in parts[:-1]:
@@ -170,7 +178,9 @@ def _get_parent(document: dict[str, Any], path: str, create: bool) -> tuple[dict
             if not create:
                 raise WriteError(f"{path}: the embedded object {part!r} is null")
             nested = {}
-            target[part] = nested
+        else:
+            nested = dict(nested)
+        target[part] = nested
         target = nested
     return target, parts[-1]
 
@@ -182,13 +192,26 @@ def apply_operation(document: Mapping[str, Any] | None, operation: Operation,
     Operations on an absent object do nothing (a concurrent delete won), except
     ``create``. List positions past the end are clamped (another writer may have
     shortened the list); a set keeps its elements distinct.
+
+    The operation's value was validated when it was made or decoded, so only the
+    field it touched is checked again, and only what it touched is copied: a
+    changeset of thousands of operations on one object costs each operation the size
+    of its field, not of the whole document (which would be quadratic).
+
+    Raises:
+        SchemaError: the touched field no longer fits its schema (an integer past
+            64 bits after a merge, a required field of a new embedded object).
+        WriteError: a path reaches through an embedded object that is null.
     """
     if operation.kind == "create":
         assert operation.doc is not None
         return validate_document(object_schema, operation.doc)
     if operation.kind == "delete" or document is None:
         return None
-    result = copy.deepcopy(dict(document))
+    result = dict(document)
+    for prop in object_schema:
+        if prop.name not in result:
+            result[prop.name] = [] if prop.is_list else None
     assert operation.field is not None
     parent, key = _get_parent(result, operation.field, create=operation.kind == "set")
     if operation.kind == "set":
@@ -200,7 +223,15 @@ def apply_operation(document: Mapping[str, Any] | None, operation: Operation,
     else:
         items = list(parent.get(key) or [])
         parent[key] = _list_op(items, operation)
-    return validate_document(object_schema, result)
+    outer = object_schema[operation.field.split(".")[0]]
+    where = f"{object_schema.name}.{outer.name}"
+    if operation.kind in LIST_KINDS and outer.is_list:
+        # the elements were validated one by one; a set must still stay distinct
+        if outer.unique_items:
+            result[outer.name] = distinct(result[outer.name])
+    else:
+        result[outer.name] = validate_value(outer, result[outer.name], where)
+    return result
 
 
 def _list_op(items: list[Any], operation: Operation) -> list[Any]:

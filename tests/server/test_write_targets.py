@@ -119,3 +119,42 @@ async def test_a_set_inside_an_embedded_object_writes_only_the_named_object(
     document = await stored(demo_server, "Order", target)
     assert document is not None and document["customer"]["city"] == "Oslo"
     assert await stored(demo_server, "Order", bystander) == untouched
+
+
+def test_applying_an_operation_leaves_the_document_it_was_given_alone() -> None:
+    from bson import ObjectId
+
+    from realm_jupyter.demo import DEMO_APP_DIR
+    from realm_jupyter.documents import validate_document
+    from realm_jupyter.operations import Operation, apply_operation
+    from realm_jupyter.server.appdir import load_app
+
+    schema = load_app(DEMO_APP_DIR).schema["Order"]
+    pk = ObjectId()
+    original = validate_document(schema, {
+        "_id": pk, "region": "north", "store_id": 1, "status": "placed", "amount": "1",
+        "ordered_at": "2026-01-01T00:00:00Z", "customer": {"name": "Ada", "city": "Köln"},
+        "skus": ["a"]})
+    kept = {**original, "customer": dict(original["customer"]), "skus": list(original["skus"])}
+    city = apply_operation(original, Operation("set", "Order", pk, "customer.city", "Oslo"), schema)
+    skus = apply_operation(original, Operation("list_insert", "Order", pk, "skus", "b", 0), schema)
+    assert original == kept
+    assert city is not None and city["customer"] == {"name": "Ada", "city": "Oslo", "country": None}
+    assert skus is not None and skus["skus"] == ["b", "a"]
+
+
+async def test_thousands_of_operations_on_one_object_integrate_in_order(
+        demo_server: ServerUnderTest, http: httpx.AsyncClient) -> None:
+    carol = await new_client(demo_server, http, "carol")
+    await carol.submit(1, {"Item": ["TRUEPREDICATE"]})
+    pk = str(demo_rows()["Item"][0]["_id"])
+    count = 3000
+    ops = [{"op": "list_clear", "type": "Item", "pk": pk, "field": "tags"}]
+    ops += [{"op": "list_insert", "type": "Item", "pk": pk, "field": "tags", "index": n,
+             "value": f"t{n}"} for n in range(count)]
+    answer = await carol.post("sync/upload", {
+        "protocol": PROTOCOL_VERSION, "client_id": carol.client_id,
+        "changesets": [changeset(1, ops)]})
+    assert answer.status_code == 200 and answer.json()["compensating"] == [], answer.text
+    document = await stored(demo_server, "Item", pk)
+    assert document is not None and document["tags"] == [f"t{n}" for n in range(count)]
