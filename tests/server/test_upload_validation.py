@@ -11,6 +11,7 @@ coercion — and the connection stays usable for the next request.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from realm_jupyter.documents import (
     validate_value,
 )
 from realm_jupyter.schema import Property, PropertyType
+from realm_jupyter.server import uploads
 from realm_jupyter.server.appdir import load_app
 from realm_jupyter.server.importer import InvalidDocumentsError, read_documents
 from realm_jupyter.wire import PROTOCOL_VERSION
@@ -234,3 +236,28 @@ def test_a_set_keeps_the_first_of_equal_elements() -> None:
     codes = Property("codes", PropertyType.ARRAY, items=element, unique_items=True)
     values = [str(n % 1000) for n in range(100_000)]
     assert validate_value(codes, values, "T.codes") == [str(n) for n in range(1000)]
+
+
+async def test_a_large_upload_is_validated_off_the_event_loop(
+        demo_server: ServerUnderTest, http: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seconds of validation on the event loop would stall every other client meanwhile."""
+    carol = await new_client(demo_server, http, "carol")
+    await carol.submit(1, {"Order": ["TRUEPREDICATE"]})
+    threads: list[threading.Thread] = []
+    real = uploads._parse_changeset
+
+    def observed(*args: Any) -> Any:
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(uploads, "_parse_changeset", observed)
+    pk = existing_order()
+    small = [{"op": "set", "type": "Order", "pk": pk, "field": "status", "value": "placed"}]
+    large = small * (uploads.PARSE_INLINE_OPERATIONS + 1)
+    large = [*large, {"op": "set", "type": "Order", "pk": pk, "field": "amount", "value": "1e6145"}]
+    for ops in (small, large):
+        answer = await upload(carol, [changeset(1, ops)])
+        assert answer.status_code in (200, 400), answer.text
+    assert answer.status_code == 400 and "Order.amount" in answer.text
+    assert threads[0] is threading.main_thread() and threads[1] is not threading.main_thread()
