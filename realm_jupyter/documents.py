@@ -13,12 +13,22 @@ Three representations of one document meet here:
   change messages: ObjectId and UUID as strings, decimals as strings, dates as
   ISO-8601 text ending in ``Z``. With the schema at hand it converts back
   losslessly, and DuckDB's ``from_json`` reads it straight into typed STRUCTs.
+
+Validation is the one gate every value passes on its way in (local writes,
+uploads, seed files, imports): besides the type, it refuses what some replica
+could not hold — integers past 64 bits, NaN or infinite doubles, decimals beyond
+the cache's DECIMAL(38, 9) or Decimal128's 34 digits, strings with NUL — since a
+stored value that a client's cache cannot load stops every client holding it.
+Untrusted plain JSON (an upload) goes through :func:`document_from_plain` and
+:func:`value_from_plain`, which also refuse the wrong JSON shape (a string where a
+list belongs) instead of coercing it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +42,10 @@ from .errors import SchemaError
 from .schema import ObjectSchema, Property, PropertyType
 
 __all__ = [
+    "DECIMAL_FRACTION_DIGITS",
+    "DECIMAL_INTEGER_DIGITS",
+    "distinct",
+    "document_from_plain",
     "from_extended_json",
     "from_plain",
     "from_plain_value",
@@ -40,11 +54,22 @@ __all__ = [
     "to_plain",
     "validate_document",
     "validate_value",
+    "value_from_plain",
 ]
 
 UTC = dt.UTC
 _EXTENDED_JSON = JSONOptions(tz_aware=True, tzinfo=UTC, uuid_representation=UuidRepresentation.STANDARD)
 _RELAXED_OUT = json_util.RELAXED_JSON_OPTIONS.with_options(uuid_representation=UuidRepresentation.STANDARD)
+
+#: What every replica holds of a decimal. The client's cache keeps decimals as
+#: DECIMAL(38, 9) (``cache.ddl.DECIMAL_TYPE``): 29 digits before the point, 9 after.
+#: A value outside that would be acknowledged, stored and then fail to load into
+#: every cache holding the document, so it is refused where values come in.
+DECIMAL_INTEGER_DIGITS = 29
+DECIMAL_FRACTION_DIGITS = 9
+#: Decimal128 keeps 34 significant digits.
+DECIMAL_SIGNIFICANT_DIGITS = 34
+_INT64 = (-(2**63), 2**63)
 
 
 def from_extended_json(text: str | bytes) -> Any:
@@ -96,13 +121,7 @@ def validate_value(prop: Property, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise SchemaError(f"{where}: expected a list, got {_describe(value)}")
         items = [validate_value(prop.items, item, f"{where}[{i}]") for i, item in enumerate(value)]
-        if prop.unique_items:
-            unique: list[Any] = []
-            for item in items:
-                if item not in unique:
-                    unique.append(item)
-            items = unique
-        return items
+        return distinct(items) if prop.unique_items else items
     if value is None:
         if prop.required:
             raise SchemaError(f"{where}: required field is missing or null")
@@ -120,9 +139,31 @@ def validate_value(prop: Property, value: Any, where: str) -> Any:
     return _scalar(prop.type, value, where)
 
 
+class _Refused(ValueError):
+    """A value of the right type that no replica can hold; the message says why."""
+
+
+def distinct(items: list[Any]) -> list[Any]:
+    """``items`` without repeats, first occurrence kept: linear for scalars, whose equality
+    agrees with their hash (an upload's set of a million elements must not take n² steps)."""
+    seen: set[Any] = set()
+    unique: list[Any] = []
+    for item in items:
+        if isinstance(item, Mapping):  # embedded objects are not hashable: compare them
+            if item not in unique:
+                unique.append(item)
+        elif item not in seen:
+            seen.add(item)
+            unique.append(item)
+    return unique
+
+
 def _scalar(kind: PropertyType, value: Any, where: str) -> Any:
     try:
         converted = _SCALARS[kind](value)
+    except _Refused as error:
+        raise SchemaError(f"{where}: {kind} {_describe(value, typed=False)} cannot be synced: "
+                          f"{error}") from None
     except (TypeError, ValueError, decimal.InvalidOperation, OverflowError) as error:
         raise SchemaError(f"{where}: expected {kind}, got {_describe(value)}") from error
     return converted
@@ -145,30 +186,40 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 def _string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise TypeError(value)
+    if not isinstance(value, str):
+        raise TypeError(value)
+    if "\x00" in value:
+        raise _Refused("a NUL character cannot be stored")  # PostgreSQL text cannot hold it
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused("not valid Unicode (a lone surrogate)") from None
+    return value
 
 
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise TypeError(value)
-    if isinstance(value, Int64 | int):
-        if not -(2**63) <= int(value) < 2**63:
-            raise OverflowError(value)
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, Int64 | int | float):
+        if isinstance(value, float) and not value.is_integer():
+            raise TypeError(value)  # also NaN and infinity
+        number = int(value)
+        if not _INT64[0] <= number < _INT64[1]:
+            raise _Refused("out of the 64-bit integer range")
+        return number
     raise TypeError(value)
 
 
 def _double(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError(value)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
+    if isinstance(value, int | float | decimal.Decimal):
+        number = float(value)
+        if not math.isfinite(number):
+            # JSON cannot carry NaN or infinity, and SQLite stores NaN as NULL.
+            raise _Refused("NaN and infinity cannot be synced")
+        return number
     raise TypeError(value)
 
 
@@ -176,21 +227,43 @@ def _decimal(value: Any) -> decimal.Decimal:
     if isinstance(value, bool):
         raise TypeError(value)
     if isinstance(value, Decimal128):
-        return value.to_decimal()
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            raise ValueError(value)
-        return value
-    if isinstance(value, int):
-        return decimal.Decimal(value)
-    if isinstance(value, float):
-        return decimal.Decimal(repr(value))
-    if isinstance(value, str):
+        result = value.to_decimal()
+    elif isinstance(value, decimal.Decimal):
+        result = value
+    elif isinstance(value, int):
         result = decimal.Decimal(value)
-        if not result.is_finite():
-            raise ValueError(value)
-        return result
-    raise TypeError(value)
+    elif isinstance(value, float):
+        result = decimal.Decimal(repr(value))
+    elif isinstance(value, str):
+        if len(value) > 100:  # no decimal that fits is written that long
+            raise _Refused("too many digits")
+        result = decimal.Decimal(value)
+    else:
+        raise TypeError(value)
+    _check_decimal(result)
+    return result
+
+
+def _check_decimal(value: decimal.Decimal) -> None:
+    """Refuse a decimal some replica cannot hold (see ``DECIMAL_INTEGER_DIGITS``)."""
+    if not value.is_finite():
+        raise _Refused("NaN and infinity cannot be synced as decimals")
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    significant = list(digits)
+    while len(significant) > 1 and significant[-1] == 0 and exponent < 0:
+        significant.pop()
+        exponent += 1
+    while significant and significant[0] == 0:
+        significant.pop(0)
+    if not significant:
+        return  # zero, whatever its exponent
+    if len(significant) > DECIMAL_SIGNIFICANT_DIGITS:
+        raise _Refused(f"more than {DECIMAL_SIGNIFICANT_DIGITS} significant digits")
+    if len(significant) + exponent > DECIMAL_INTEGER_DIGITS:
+        raise _Refused(f"more than {DECIMAL_INTEGER_DIGITS} digits before the decimal point")
+    if -exponent > DECIMAL_FRACTION_DIGITS:
+        raise _Refused(f"more than {DECIMAL_FRACTION_DIGITS} digits after the decimal point")
 
 
 def _bool(value: Any) -> bool:
@@ -223,14 +296,70 @@ _SCALARS = {
 }
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, typed: bool = True) -> str:
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
-    return f"{type(value).__name__} {text}"
+    return f"{type(value).__name__} {text}" if typed else text
 
 
 # --------------------------------------------------------------------------- plain JSON
+
+
+def document_from_plain(object_schema: ObjectSchema, document: Any) -> dict[str, Any]:
+    """An untrusted plain-JSON document (an upload) as a validated document.
+
+    Unlike :func:`from_plain`, which reads what the server itself stored, nothing
+    is dropped or coerced silently: an unknown field, a string where a list or an
+    embedded object belongs, an unparsable key or date are all refused.
+
+    Raises:
+        SchemaError: as :func:`validate_document`, naming the field path.
+    """
+    if not isinstance(document, Mapping):
+        raise SchemaError(f"{object_schema.name}: a document must be an object, "
+                          f"not {type(document).__name__}")
+    unknown = [name for name in document if name not in object_schema.properties]
+    if unknown:
+        raise SchemaError(f"{object_schema.name}: unknown field {str(unknown[0])[:80]!r}")
+    decoded = {name: _decode_plain(object_schema.properties[name], value,
+                                   f"{object_schema.name}.{name}")
+               for name, value in document.items()}
+    return validate_document(object_schema, decoded)
+
+
+def value_from_plain(prop: Property, value: Any, where: str) -> Any:
+    """One untrusted plain-JSON value as the validated Python value ``prop`` holds.
+
+    Raises:
+        SchemaError: the value does not fit ``prop``; the message starts with ``where``.
+    """
+    return validate_value(prop, _decode_plain(prop, value, where), where)
+
+
+def _decode_plain(prop: Property, value: Any, where: str) -> Any:
+    """Plain JSON → Python values, checking the JSON shape; :func:`validate_value` does the rest."""
+    if value is None:
+        return None
+    if prop.type is PropertyType.ARRAY:
+        assert prop.items is not None
+        if not isinstance(value, list):
+            raise SchemaError(f"{where}: expected a list, got {_describe(value)}")
+        return [_decode_plain(prop.items, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if prop.type is PropertyType.OBJECT:
+        assert prop.embedded is not None
+        if not isinstance(value, Mapping):
+            raise SchemaError(f"{where}: expected an embedded {prop.embedded.name} object, "
+                              f"got {_describe(value)}")
+        unknown = [name for name in value if name not in prop.embedded.properties]
+        if unknown:
+            raise SchemaError(f"{where}: unknown field {str(unknown[0])[:80]!r}")
+        return {name: _decode_plain(prop.embedded.properties[name], item, f"{where}.{name}")
+                for name, item in value.items()}
+    if prop.type is PropertyType.DOUBLE and isinstance(value, str):
+        # Plain doubles are JSON numbers; text would smuggle in NaN or infinity.
+        raise SchemaError(f"{where}: expected double, got {_describe(value)}")
+    return value
 
 
 def plain_value(value: Any) -> Any:

@@ -11,13 +11,19 @@ Operations travel as plain JSON (``Operation.to_json``), values in plain form.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .documents import from_plain, from_plain_value, plain_value, validate_document, validate_value
+from .documents import (
+    distinct,
+    document_from_plain,
+    plain_value,
+    validate_document,
+    validate_value,
+    value_from_plain,
+)
 from .errors import SchemaError, WriteError
 from .schema import ObjectSchema, Property, PropertyType
 
@@ -27,6 +33,25 @@ KINDS = frozenset({"create", "set", "delete", "add_integer", "list_insert", "lis
                    "list_erase", "list_move", "list_clear", "set_add", "set_remove"})
 LIST_KINDS = frozenset({"list_insert", "list_set", "list_erase", "list_move", "list_clear",
                         "set_add", "set_remove"})
+#: The keys each kind's JSON may have (what ``to_json`` writes); anything else is a mistake,
+#: such as a ``delete`` carrying a document that names another object.
+_TARGET = ("op", "type", "pk")
+JSON_KEYS = {
+    "create": frozenset({*_TARGET, "doc"}),
+    "delete": frozenset(_TARGET),
+    "set": frozenset({*_TARGET, "field", "value"}),
+    "add_integer": frozenset({*_TARGET, "field", "value"}),
+    "list_insert": frozenset({*_TARGET, "field", "index", "value"}),
+    "list_set": frozenset({*_TARGET, "field", "index", "value"}),
+    "list_erase": frozenset({*_TARGET, "field", "index"}),
+    "list_move": frozenset({*_TARGET, "field", "index", "to"}),
+    "list_clear": frozenset({*_TARGET, "field"}),
+    "set_add": frozenset({*_TARGET, "field", "value"}),
+    "set_remove": frozenset({*_TARGET, "field", "value"}),
+}
+#: List positions beyond this are refused (lists are clamped, so nothing real is lost).
+MAX_POSITION = 2**31 - 1
+_INT64 = (-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
@@ -66,15 +91,20 @@ class Operation:
         """
         kind = data.get("op")
         if kind not in KINDS:
-            raise SchemaError(f"unknown operation {kind!r}")
+            raise SchemaError(f"unknown operation {str(kind)[:40]!r}")
+        unknown = sorted(str(key) for key in data if key not in JSON_KEYS[kind])
+        if unknown:
+            raise SchemaError(f"{kind}: unexpected key {unknown[0][:80]!r}")
         pk_prop = object_schema.primary_key_property
-        pk = validate_value(pk_prop, from_plain_value(pk_prop, data.get("pk")),
-                            f"{object_schema.name}._id")
+        if data.get("pk") is None:
+            raise SchemaError(f"{object_schema.name}.{object_schema.primary_key}: "
+                              f"the operation needs a primary key")
+        pk = value_from_plain(pk_prop, data.get("pk"), f"{object_schema.name}.{pk_prop.name}")
         if kind == "create":
             raw = data.get("doc")
             if not isinstance(raw, Mapping):
                 raise SchemaError("create needs a document")
-            document = validate_document(object_schema, from_plain(object_schema, raw))
+            document = document_from_plain(object_schema, raw)
             # The primary key names the target everywhere (permission checks, clocks, history):
             # a document that names another object would write that one instead.
             if document.get(object_schema.primary_key) != pk:
@@ -87,28 +117,32 @@ class Operation:
         if not isinstance(name, str):
             raise SchemaError(f"{kind} needs a field")
         prop = field_property(object_schema, name)
+        where = f"{object_schema.name}.{name}"
         value = data.get("value")
         index = data.get("index")
         to = data.get("to")
         if kind in LIST_KINDS and prop.type is not PropertyType.ARRAY:
-            raise SchemaError(f"{object_schema.name}.{name} is not a list")
+            raise SchemaError(f"{where} is not a list")
         if kind == "set":
-            value = validate_value(prop, from_plain_value(prop, value), f"{object_schema.name}.{name}")
+            value = value_from_plain(prop, value, where)
         elif kind == "add_integer":
             if not prop.type.is_integer or not isinstance(value, int) or isinstance(value, bool):
-                raise SchemaError(f"add_integer needs an int field and an int, "
-                                  f"not {prop.describe()} and {value!r}")
+                raise SchemaError(f"{where}: add_integer needs an int field and an int, "
+                                  f"not {prop.describe()} and {str(value)[:40]!r}")
+            if not _INT64[0] <= value < _INT64[1]:
+                raise SchemaError(f"{where}: add_integer amount is out of the 64-bit range")
         elif kind in ("list_insert", "list_set", "set_add", "set_remove"):
             assert prop.items is not None
-            value = validate_value(prop.items, from_plain_value(prop.items, value),
-                                   f"{object_schema.name}.{name}[]")
-        for number in (index, to):
-            if number is not None and (not isinstance(number, int) or number < 0):
-                raise SchemaError("list positions must be non-negative integers")
+            value = value_from_plain(prop.items, value, f"{where}[]")
+        for label, number in (("index", index), ("to", to)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool)
+                                       or not 0 <= number <= MAX_POSITION):
+                raise SchemaError(f"{where}: list position {label!r} must be an integer from 0 "
+                                  f"to {MAX_POSITION}")
         if kind in ("list_insert", "list_set", "list_erase", "list_move") and index is None:
-            raise SchemaError(f"{kind} needs an index")
+            raise SchemaError(f"{where}: {kind} needs an index")
         if kind == "list_move" and to is None:
-            raise SchemaError("list_move needs 'to'")
+            raise SchemaError(f"{where}: list_move needs 'to'")
         return cls(kind, object_schema.name, pk, name, value, index, to)
 
 
@@ -134,6 +168,8 @@ def field_property(object_schema: ObjectSchema, path: str) -> Property:
 
 
 def _get_parent(document: dict[str, Any], path: str, create: bool) -> tuple[dict[str, Any], str]:
+    """The object holding the last part of ``path``, copying each embedded object on the way
+    (the caller's document stays as it was)."""
     parts = path.split(".")
     target = document
     for part in parts[:-1]:
@@ -142,7 +178,9 @@ def _get_parent(document: dict[str, Any], path: str, create: bool) -> tuple[dict
             if not create:
                 raise WriteError(f"{path}: the embedded object {part!r} is null")
             nested = {}
-            target[part] = nested
+        else:
+            nested = dict(nested)
+        target[part] = nested
         target = nested
     return target, parts[-1]
 
@@ -154,13 +192,26 @@ def apply_operation(document: Mapping[str, Any] | None, operation: Operation,
     Operations on an absent object do nothing (a concurrent delete won), except
     ``create``. List positions past the end are clamped (another writer may have
     shortened the list); a set keeps its elements distinct.
+
+    The operation's value was validated when it was made or decoded, so only the
+    field it touched is checked again, and only what it touched is copied: a
+    changeset of thousands of operations on one object costs each operation the size
+    of its field, not of the whole document (which would be quadratic).
+
+    Raises:
+        SchemaError: the touched field no longer fits its schema (an integer past
+            64 bits after a merge, a required field of a new embedded object).
+        WriteError: a path reaches through an embedded object that is null.
     """
     if operation.kind == "create":
         assert operation.doc is not None
         return validate_document(object_schema, operation.doc)
     if operation.kind == "delete" or document is None:
         return None
-    result = copy.deepcopy(dict(document))
+    result = dict(document)
+    for prop in object_schema:
+        if prop.name not in result:
+            result[prop.name] = [] if prop.is_list else None
     assert operation.field is not None
     parent, key = _get_parent(result, operation.field, create=operation.kind == "set")
     if operation.kind == "set":
@@ -172,7 +223,15 @@ def apply_operation(document: Mapping[str, Any] | None, operation: Operation,
     else:
         items = list(parent.get(key) or [])
         parent[key] = _list_op(items, operation)
-    return validate_document(object_schema, result)
+    outer = object_schema[operation.field.split(".")[0]]
+    where = f"{object_schema.name}.{outer.name}"
+    if operation.kind in LIST_KINDS and outer.is_list:
+        # the elements were validated one by one; a set must still stay distinct
+        if outer.unique_items:
+            result[outer.name] = distinct(result[outer.name])
+    else:
+        result[outer.name] = validate_value(outer, result[outer.name], where)
+    return result
 
 
 def _list_op(items: list[Any], operation: Operation) -> list[Any]:

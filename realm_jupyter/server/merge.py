@@ -19,6 +19,12 @@ The rules (reference §5.12):
   a clear beats concurrent changes inside the list;
 * creates of the same primary key merge field by field.
 
+Only concurrent operations are ordered by timestamp: a write made after its
+client had seen another one is applied over it, whatever the two clocks say.
+And a client's timestamp is never trusted beyond the server's own clock plus
+``MAX_CLOCK_SKEW_MS`` (:func:`client_stamp`): a write stamped in the year 2200
+would otherwise win every concurrent conflict on its field for two centuries.
+
 Per object the store keeps a :class:`Clock`: per-field set stamps, recent adds
 and list operations (to transform indices), set-element stamps, and the
 delete tombstone.
@@ -34,9 +40,11 @@ import orjson
 from ..documents import plain_value
 from ..operations import Operation
 
-__all__ = ["Clock", "Stamp", "resolve"]
+__all__ = ["MAX_CLOCK_SKEW_MS", "Clock", "Stamp", "client_stamp", "resolve"]
 
 KEEP_LOG = 200
+#: How far ahead of the server's clock a client's timestamp may be (milliseconds).
+MAX_CLOCK_SKEW_MS = 60_000
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +53,11 @@ class Stamp:
 
     timestamp: int
     client: str
+
+
+def client_stamp(timestamp: int, client: str, now_ms: int) -> Stamp:
+    """The stamp of an uploaded changeset: its timestamp, clamped to ``now_ms`` plus the skew."""
+    return Stamp(min(timestamp, now_ms + MAX_CLOCK_SKEW_MS), client)
 
 
 @dataclass
@@ -116,9 +129,11 @@ def resolve(operation: Operation, clock: Clock, context: Context,
         key = orjson.dumps(plain_value(operation.value)).decode()
         stamps = clock.values.setdefault(name, {})
         previous = stamps.get(key)
-        if previous is not None and _stamp(previous) > stamp:
+        # [timestamp, client, version]; entries written before versions were kept have two
+        if previous is not None and _stamp(previous) > stamp and (
+                len(previous) < 3 or context.concurrent(int(previous[2]), str(previous[1]))):
             return None
-        stamps[key] = stamp_json
+        stamps[key] = [*stamp_json, context.version]
         return operation
     return _list(operation, clock, context, stamp_json)
 
@@ -129,8 +144,9 @@ def _set(operation: Operation, clock: Clock, context: Context, stamp_json: list[
     assert name is not None
     previous = clock.fields.get(name)
     if (previous is not None and not previous.get("d", False) and not default
-            and _stamp(previous["k"]) > context.stamp):
-        return None
+            and _stamp(previous["k"]) > context.stamp
+            and context.concurrent(int(previous["v"]), _stamp(previous["k"]).client)):
+        return None  # a concurrent, later set stands
     if previous is not None and default and not previous.get("d", False):
         return None  # a default never beats a real value
     clock.fields[name] = {"k": stamp_json, "v": context.version, "d": default}

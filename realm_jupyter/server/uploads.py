@@ -1,6 +1,10 @@
 """Integrating uploaded changesets: idempotent, permission-checked, conflict-resolved.
 
-Each changeset is one store transaction that (1) claims its client version — a
+Every changeset of an upload is decoded and validated first (``_parse_changeset``:
+counters, operation keys, and every value against its field's type and against
+what every replica can hold); one bad value refuses the whole upload with a 400
+naming the field, before anything is written. Then each changeset is one store
+transaction that (1) claims its client version — a
 changeset already integrated is skipped, so a re-sent upload is a no-op — (2)
 resolves every operation against concurrent ones (``merge``), (3) checks the
 session's permissions before and after (write filter, field rules, insert and
@@ -15,6 +19,7 @@ changeset gets the same answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..documents import plain_value
-from ..errors import SchemaError
+from ..errors import SchemaError, WriteError
 from ..operations import Operation, apply_operation
 from ..query.evaluate import evaluate
 from ..schema import ObjectSchema
 from .http import ApiError
-from .merge import Clock, Context, Stamp, resolve
+from .merge import Clock, Context, Stamp, client_stamp, resolve
 from .storage import Change, WriteTransaction
+from .storage.sql import now_ms
 from .views import View
 
 if TYPE_CHECKING:
@@ -41,6 +47,8 @@ __all__ = ["integrate"]
 
 logger = logging.getLogger(__name__)
 MAX_CHANGESETS = 1000
+#: Uploads with more operations than this are validated on a worker thread.
+PARSE_INLINE_OPERATIONS = 500
 
 
 @dataclass
@@ -61,27 +69,48 @@ def _describe_pk(pk: Any) -> str:
     return f"UUID({pk})"
 
 
+_CHANGESET_KEYS = frozenset({"client_version", "timestamp", "last_server_version", "ops"})
+_INT64_MAX = 2**63 - 1
+
+
+def _whole_number(raw: Mapping[str, Any], name: str, minimum: int, default: int | None = None) -> int:
+    """A changeset's counter: a JSON integer in [minimum, 2^63), never text, a fraction or a bool."""
+    value = raw.get(name, default)
+    if value is None:
+        raise ApiError(400, "InvalidParameter", f"a changeset needs {name}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= _INT64_MAX:
+        raise ApiError(400, "InvalidParameter", f"changeset {name} must be an integer from "
+                                                f"{minimum} to 2^63 - 1, not {str(value)[:40]!r}")
+    return value
+
+
 def _parse_changeset(raw: Any, schema: Mapping[str, ObjectSchema]) -> tuple[int, int, int, list[Operation]]:
+    """Decode one changeset, refusing (400, naming the field) anything that is not exactly right.
+
+    Everything is decoded before anything is written, so a refused upload writes nothing.
+    """
     if not isinstance(raw, Mapping):
         raise ApiError(400, "InvalidParameter", "each changeset must be an object")
-    try:
-        client_version = int(raw["client_version"])
-        timestamp = int(raw["timestamp"])
-        seen = int(raw.get("last_server_version", 0))
-        ops = raw["ops"]
-        if not isinstance(ops, list) or client_version < 1:
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
-        raise ApiError(400, "InvalidParameter", "a changeset needs client_version (≥ 1), timestamp, "
-                                                "last_server_version and a list of ops") from None
+    unknown = sorted(str(key) for key in raw if key not in _CHANGESET_KEYS)
+    if unknown:
+        raise ApiError(400, "InvalidParameter", f"unknown changeset key {unknown[0][:80]!r}")
+    client_version = _whole_number(raw, "client_version", 1)
+    timestamp = _whole_number(raw, "timestamp", 0)
+    seen = _whole_number(raw, "last_server_version", 0, default=0)
+    ops = raw.get("ops")
+    if not isinstance(ops, list):
+        raise ApiError(400, "InvalidParameter", "a changeset needs a list of ops")
     operations = []
-    for op in ops:
-        if not isinstance(op, Mapping) or op.get("type") not in schema:
+    for number, op in enumerate(ops):
+        if not isinstance(op, Mapping) or not isinstance(op.get("type"), str) \
+                or op["type"] not in schema:
             raise ApiError(400, "InvalidParameter", f"unknown object type in operation {op!r:.80}")
         try:
             operations.append(Operation.from_json(op, schema[op["type"]]))
         except SchemaError as error:
-            raise ApiError(400, "InvalidParameter", f"bad operation: {error.message}") from None
+            raise ApiError(400, "InvalidParameter",
+                           f"bad operation {number} of changeset {client_version}: "
+                           f"{error.message}") from None
     return client_version, timestamp, seen, operations
 
 
@@ -92,7 +121,15 @@ async def integrate(service: SyncService, user: UserRecord, client: ClientRecord
         raise ApiError(400, "InvalidParameter", f"changesets must be a list of at most "
                                                 f"{MAX_CHANGESETS}")
     schema = service.app.schema.types
-    parsed = sorted((_parse_changeset(raw, schema) for raw in raw_changesets), key=lambda c: c[0])
+
+    def parse() -> list[tuple[int, int, int, list[Operation]]]:
+        return sorted((_parse_changeset(raw, schema) for raw in raw_changesets), key=lambda c: c[0])
+
+    sent = sum(len(raw["ops"]) for raw in raw_changesets
+               if isinstance(raw, Mapping) and isinstance(raw.get("ops"), list))
+    # Validating a large upload (16 MiB holds ~200,000 operations) takes seconds of CPU:
+    # off the event loop, so every other client is still served meanwhile.
+    parsed = parse() if sent <= PARSE_INLINE_OPERATIONS else await asyncio.to_thread(parse)
     trimmed = await service.store.trimmed_through()
     stale = [c for c in parsed if 0 < c[2] < trimmed and c[0] > client.upload_version]
     if stale:
@@ -104,7 +141,7 @@ async def integrate(service: SyncService, user: UserRecord, client: ClientRecord
     compensations: list[dict[str, Any]] = []
     version = await service.store.latest_version()
     for client_version, timestamp, seen, operations in parsed:
-        stamp = Stamp(timestamp, client.id)
+        stamp = client_stamp(timestamp, client.id, now_ms())
 
         def work(tx: WriteTransaction, client_version: int = client_version,
                  operations: list[Operation] = operations, seen: int = seen,
@@ -202,8 +239,13 @@ class _Integrator:
             if operation.kind == "create" and resolved is not None:
                 self._stamp_create(operation, clock, context)
         after = before
-        for resolved in resolved_ops:
-            after = apply_operation(after, resolved, object_schema)
+        try:
+            for resolved in resolved_ops:
+                after = apply_operation(after, resolved, object_schema)
+        except (SchemaError, WriteError) as error:
+            # Valid on its own but not on what the store holds (a field inside an embedded
+            # object that is null, a required field of a new embedded object left out).
+            return f"{where}; {error.message}"
         if after == before:
             return None
         if after is not None and after.get(object_schema.primary_key) != operation.pk:
@@ -215,6 +257,12 @@ class _Integrator:
         if before is None:  # an insert
             if not access.can_insert or not _matches(access.writable, after):
                 return f"{where}; the user may not insert it"
+            assert after is not None
+            given = {name for name, value in after.items()
+                     if name != object_schema.primary_key and value is not None and value != []}
+            forbidden = given - access.writable_fields
+            if forbidden:
+                return f"{where}; field {sorted(forbidden)[0]!r} is not writable"
         elif after is None:  # a delete
             if not access.can_delete or not _matches(access.writable, before):
                 return f"{where}; the user may not delete it"
