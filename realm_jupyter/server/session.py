@@ -189,7 +189,7 @@ class StreamSession:
             trimmed = await self.store.trimmed_through()
             if trimmed > self.cursor and self.view.version > 0:
                 raise _HistoryGone
-        batch = collect_changes(entries, self.view, self.rules, upto, self.client_id)
+        batch = await collect_changes(entries, self.view, self.rules, upto, self.client_id)
         header, payload = batch.frame(self.schema)
         self.cursor = upto
         yield encode_frame(header, payload)
