@@ -10,6 +10,7 @@ every SQL dialect is tested against it.
 from __future__ import annotations
 
 import decimal
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import singledispatch
 from typing import Any
@@ -104,6 +105,7 @@ def _comparison(node: Comparison, document: Document, args: Sequence[Any]) -> bo
 #: A constant list longer than this is looked up in a :class:`values.Members` index.
 _INDEXED = 8
 _MEMBERS: dict[int, tuple[ListLiteral, bool, values.Members]] = {}
+_MEMBERS_LOCK = threading.Lock()
 
 
 def _members(node: ListLiteral, ci: bool) -> values.Members | None:
@@ -118,9 +120,10 @@ def _members(node: ListLiteral, ci: bool) -> values.Members | None:
         return None
     members = values.Members((item.value for item in node.items  # type: ignore[union-attr]
                               ), ci)
-    if len(_MEMBERS) >= 256:
-        _MEMBERS.pop(next(iter(_MEMBERS)))
-    _MEMBERS[id(node)] = (node, ci, members)  # holding the node keeps its id unique
+    with _MEMBERS_LOCK:  # the server also checks queries on worker threads
+        if len(_MEMBERS) >= 256:
+            _MEMBERS.pop(next(iter(_MEMBERS)))
+        _MEMBERS[id(node)] = (node, ci, members)  # holding the node keeps its id unique
     return members
 
 

@@ -102,6 +102,20 @@ class SyncService:
             raise ApiError(400, "InvalidParameter",
                            "queries must map object types to lists of query strings")
         rules = await self.rules(user)
+        # Parsing and checking 256 kB of query text takes a while: off the event loop.
+        canonical = await asyncio.to_thread(self._canonical_set, queries, rules, version)
+        if version > client.desired_version:
+            await self.store.set_desired_queries(client.id, version, canonical)
+            await self.store.publish(Event("client", client.id))
+        return {"version": version}
+
+    def _canonical_set(self, queries: Mapping[str, list[str]], rules: SessionRules,
+                       version: int) -> dict[str, list[str]]:
+        """The set's queries checked and in canonical form, by object type.
+
+        Raises:
+            ApiError: 400 ``BadQuery`` naming the first query refused and why.
+        """
         canonical: dict[str, list[str]] = {}
         for object_type, texts in sorted(queries.items()):
             if object_type not in self.app.collections:
@@ -127,10 +141,7 @@ class SyncService:
                 rendered.add(parsed.render())
             if rendered:
                 canonical[object_type] = sorted(rendered)
-        if version > client.desired_version:
-            await self.store.set_desired_queries(client.id, version, canonical)
-            await self.store.publish(Event("client", client.id))
-        return {"version": version}
+        return canonical
 
     async def open_stream(self, user: UserRecord, body: Mapping[str, Any]) -> StreamSession:
         _check_protocol(body)
@@ -146,9 +157,10 @@ class SyncService:
                 for qs in queries.values()):
             raise ApiError(400, "InvalidParameter", "active queries must map object types to "
                                                     "lists of query strings")
-        refused = self._active_problem(queries, rules)
+        refused = await asyncio.to_thread(self._active_problem, queries, rules)
         try:
-            view = View.build(rules, int(active.get("version", 0)), {} if refused else queries)
+            view = await asyncio.to_thread(View.build, rules, int(active.get("version", 0)),
+                                           {} if refused else queries)
             resume = BootstrapResume.parse(body.get("bootstrap"))
         except (QueryError, KeyError, TypeError, ValueError) as error:
             raise ApiError(400, "InvalidParameter", f"malformed active set or bootstrap: {error}") \

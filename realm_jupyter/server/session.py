@@ -130,8 +130,9 @@ class StreamSession:
                     if client.desired_version > self.view.version or permissions_changed:
                         target = self.view
                         if client.desired_version > self.view.version:
-                            target = View.build(self.rules, client.desired_version,
-                                                client.desired_queries)
+                            target = await asyncio.to_thread(  # parsing: off the loop
+                                View.build, self.rules, client.desired_version,
+                                client.desired_queries)
                         full = self.view.version == 0 or permissions_changed
                         async for frame in self._bootstrap(target, "full" if full else "diff"):
                             yield frame
