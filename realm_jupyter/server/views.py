@@ -25,7 +25,7 @@ from ..query.evaluate import evaluate
 from ..query.query import walk
 from ..schema import Schema
 from ..wire import encode_ipc, rows_to_arrow
-from .rules import SessionRules, view_predicate
+from .rules import SessionRules, check_readable_fields, view_predicate
 from .storage import HistoryEntry
 
 __all__ = ["YIELD_EVERY", "ChangeBatch", "FeedEntry", "View", "collect_changes"]
@@ -48,9 +48,19 @@ class View:
     @classmethod
     def build(cls, rules: SessionRules, version: int,
               queries: Mapping[str, Iterable[str]]) -> View:
+        """The view of a set of (already accepted) subscription texts.
+
+        Raises:
+            QueryError: a query no longer parses, or filters on a field this session's
+                role hides (the rules changed since the set was accepted).
+        """
         texts = {t: tuple(qs) for t, qs in queries.items() if t in rules.access and tuple(qs)}
+        parsed = {t: [parse(text) for text in qs] for t, qs in texts.items()}
+        for object_type, subscriptions in parsed.items():
+            for query in subscriptions:
+                check_readable_fields(query, rules[object_type])
         predicates = {
-            object_type: view_predicate([parse(text).predicate for text in texts.get(object_type, ())],
+            object_type: view_predicate([q.predicate for q in parsed.get(object_type, [])],
                                         rules[object_type].readable)
             for object_type in rules.access
         }

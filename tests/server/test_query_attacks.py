@@ -122,6 +122,22 @@ async def test_an_active_set_on_a_hidden_field_resets_the_client(
     assert "city" in header["error"] and header["action"] == "ClientReset"
 
 
+async def test_a_desired_set_accepted_before_the_rules_changed_gets_a_query_error(
+        server: ServerUnderTest, http: httpx.AsyncClient) -> None:
+    """The set was accepted under a role that could read ``city``; this session's role
+    cannot: the stream refuses the set (``query_error``) instead of serving it."""
+    member = await client_of(server, http, "member")
+    await server.store.set_desired_queries(member.client_id, 1, {"Person": ["city == 'Köln'"]})
+    async with member.stream() as frames:
+        frames_seen = await frames.until(lambda h: h["t"] == "query_error")
+        assert not any(h["t"] in ("bootstrap_begin", "batch") for h, _ in frames_seen)
+        header = frames_seen[-1][0]
+        assert header["version"] == 1 and "'city'" in header["error"], header
+        assert (await member.submit(2, {"Person": ["name == 'person 3'"]})).status_code == 200
+        await member.sync(frames, 2)
+    assert set(member.replica.docs["Person"]) == {"p03"}
+
+
 # --------------------------------------------------------------------------- size
 
 
