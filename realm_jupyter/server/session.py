@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -134,8 +135,8 @@ class StreamSession:
                     if pending:
                         try:
                             target = await asyncio.to_thread(  # parsing: off the loop
-                                View.build, self.rules, client.desired_version,
-                                client.desired_queries)
+                                functools.partial(View.build, strict=True), self.rules,
+                                client.desired_version, client.desired_queries)
                         except QueryError as error:  # accepted under rules since changed
                             refused, pending = client.desired_version, False
                             yield encode_frame({"t": "query_error", "version": refused,

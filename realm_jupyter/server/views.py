@@ -47,17 +47,20 @@ class View:
 
     @classmethod
     def build(cls, rules: SessionRules, version: int,
-              queries: Mapping[str, Iterable[str]]) -> View:
+              queries: Mapping[str, Iterable[str]], *, strict: bool = False) -> View:
         """The view of a set of (already accepted) subscription texts.
 
+        ``strict``: also refuse a query that filters on a field this session's role
+        hides — the rules changed since the set was accepted (a stream about to
+        serve the set passes it; judging uploads against the set does not).
+
         Raises:
-            QueryError: a query no longer parses, or filters on a field this session's
-                role hides (the rules changed since the set was accepted).
+            QueryError: a query no longer parses, or (strict) filters on a hidden field.
         """
         texts = {t: tuple(qs) for t, qs in queries.items() if t in rules.access and tuple(qs)}
         parsed = {t: [parse(text) for text in qs] for t, qs in texts.items()}
         for object_type, subscriptions in parsed.items():
-            for query in subscriptions:
+            for query in subscriptions if strict else ():
                 check_readable_fields(query, rules[object_type])
         predicates = {
             object_type: view_predicate([q.predicate for q in parsed.get(object_type, [])],
