@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +121,17 @@ class Dialect:
         """A Realm LIKE pattern (``*``, ``?``) as this engine's pattern."""
         escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return escaped.replace("*", "%").replace("?", "_")
+
+    # ---------------------------------------------------------------- long IN lists
+
+    def value_array(self, values: list[Any]) -> Any | None:
+        """One parameter holding ``values`` (each already converted by :meth:`bind`) for
+        :meth:`unnest`, or None when this engine cannot carry them that way."""
+        return None
+
+    def unnest(self, param: str, cast: str) -> str:
+        """A subquery of the values in the array parameter ``param``, each with ``cast``."""
+        raise NotImplementedError
 
     # ---------------------------------------------------------------- lists
 
@@ -224,6 +237,16 @@ class SQLiteDialect(Dialect):
     def like(self, subject: str, pattern: str) -> str:
         return f"{subject} GLOB {pattern}"
 
+    def value_array(self, values: list[Any]) -> Any | None:
+        # JSON keeps each value's SQLite type (integer, real, text); json_each gives them
+        # back without affinity, exactly as bound parameters compare.
+        if not all(_json_exact(v) for v in values):
+            return None
+        return json.dumps(values, ensure_ascii=False, allow_nan=False)
+
+    def unnest(self, param: str, cast: str) -> str:
+        return f"SELECT value FROM json_each({param})"
+
     def like_pattern(self, pattern: str) -> str:
         return pattern.replace("[", "[[]")
 
@@ -295,6 +318,15 @@ class PostgreSQLDialect(Dialect):
     def ends_with(self, subject: str, pattern: str, pattern_length: str) -> str:
         return f"right({subject}, {pattern_length}) = {pattern}"
 
+    def value_array(self, values: list[Any]) -> Any | None:
+        # A JSON array of text, cast back element by element: a string parameter binds
+        # the same through psycopg and ADBC, and text input is exact for every type.
+        texts = [_text(v) for v in values]
+        return None if None in texts else json.dumps(texts, ensure_ascii=False)
+
+    def unnest(self, param: str, cast: str) -> str:
+        return f"SELECT value{cast} FROM jsonb_array_elements_text(({param})::jsonb)"
+
     def contains(self, subject: str, pattern: str) -> str:
         return f"strpos({subject}, {pattern}) > 0"
 
@@ -359,6 +391,14 @@ class DuckDBDialect(Dialect):
 
     def contains(self, subject: str, pattern: str) -> str:
         return f"contains({subject}, {pattern})"
+
+    def value_array(self, values: list[Any]) -> Any | None:
+        texts = [_text(v, plain_decimal=True) for v in values]
+        return None if None in texts else texts
+
+    def unnest(self, param: str, cast: str) -> str:
+        target = cast.removeprefix("::") or "VARCHAR"
+        return f"SELECT CAST(v AS {target}) FROM unnest(({param})::VARCHAR[]) AS u(v)"
 
     def any_element(self, list_sql: str, element: Property, alias: str, condition: str) -> str:
         return f"len(list_filter({list_sql}, lambda {alias}: {condition})) > 0"
@@ -432,6 +472,28 @@ def _json_date(value: dt.datetime) -> str:
 def _epoch_ms(value: dt.datetime) -> int | float:
     whole, rest = divmod(_epoch_micros(value), 1000)
     return whole if rest == 0 else _epoch_micros(value) / 1000
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether JSON carries ``value`` with its type and value intact (for SQLite)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int | str)
+
+
+def _text(value: Any, plain_decimal: bool = False) -> str | None:
+    """``value`` as the text its engine casts back exactly, or None for a type it cannot."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip text; 'nan', 'inf' and '-inf' cast too
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f") if plain_decimal and value.is_finite() else str(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.isoformat()
+    return None
 
 
 def _sql_string(text: str) -> str:

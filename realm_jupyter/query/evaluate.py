@@ -10,6 +10,7 @@ every SQL dialect is tested against it.
 from __future__ import annotations
 
 import decimal
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import singledispatch
 from typing import Any
@@ -77,11 +78,16 @@ def _constant(node: Constant, document: Document, args: Sequence[Any]) -> bool:
 @_eval.register
 def _comparison(node: Comparison, document: Document, args: Sequence[Any]) -> bool:
     left, left_many = _operand(node.left, document, args)
-    right, right_many = _operand(node.right, document, args)
     quantifier = node.quantifier or Quantifier.ANY
     ci = node.case_insensitive
+    members = (_members(node.right, ci) if node.op is CompareOp.IN
+               and isinstance(node.right, ListLiteral) else None)
+    right, right_many = ([], True) if members is not None else _operand(node.right, document,
+                                                                         args)
     if node.op is CompareOp.IN:
         def member(item: Any) -> bool:
+            if members is not None:
+                return item in members
             return any(values.equal(item, candidate, ci) for candidate in right)
 
         if left_many:
@@ -94,6 +100,31 @@ def _comparison(node: Comparison, document: Document, args: Sequence[Any]) -> bo
     if right_many:
         return _quantify(quantifier, right, lambda item: _compare(op, left[0], item, ci))
     return _compare(op, left[0], right[0], ci)
+
+
+#: A constant list longer than this is looked up in a :class:`values.Members` index.
+_INDEXED = 8
+_MEMBERS: dict[int, tuple[ListLiteral, bool, values.Members]] = {}
+_MEMBERS_LOCK = threading.Lock()
+
+
+def _members(node: ListLiteral, ci: bool) -> values.Members | None:
+    """The index of a constant ``{…}`` list, built once per list node (by identity: a
+    node's hash would walk the whole list on every document)."""
+    if len(node.items) <= _INDEXED:
+        return None
+    cached = _MEMBERS.get(id(node))
+    if cached is not None and cached[0] is node and cached[1] == ci:
+        return cached[2]
+    if not all(isinstance(item, Literal) for item in node.items):
+        return None
+    members = values.Members((item.value for item in node.items  # type: ignore[union-attr]
+                              ), ci)
+    with _MEMBERS_LOCK:  # the server also checks queries on worker threads
+        if len(_MEMBERS) >= 256:
+            _MEMBERS.pop(next(iter(_MEMBERS)))
+        _MEMBERS[id(node)] = (node, ci, members)  # holding the node keeps its id unique
+    return members
 
 
 @_eval.register
@@ -135,7 +166,7 @@ def _compare(op: CompareOp, a: Any, b: Any, ci: bool) -> bool:
             return text.endswith(pattern)
         if op is CompareOp.CONTAINS:
             return pattern in text
-        return values.like_regex(pattern, False).fullmatch(text) is not None
+        return values.like(text, pattern)
     result = values.order(a, b)
     if result is None:
         return False

@@ -31,10 +31,29 @@ from .operands import SYMBOLS, CompilerBase
 from .typecheck import PropertyRef, ValueRef, check_value, resolve, resolve_value
 from .values import fold
 
-__all__ = ["PredicateCompiler"]
+__all__ = ["LONG_LIST", "PredicateCompiler"]
+
+#: An ``IN`` list longer than this compiles to one bound array instead of a parameter a value.
+LONG_LIST = 32
 
 _NEGATED = {CompareOp.EQ: CompareOp.NE, CompareOp.NE: CompareOp.EQ, CompareOp.LT: CompareOp.GE,
             CompareOp.LE: CompareOp.GT, CompareOp.GT: CompareOp.LE, CompareOp.GE: CompareOp.LT}
+
+
+#: Operands joined flat by one AND/OR; longer chains nest in groups of this many.
+GROUP = 64
+
+
+def _joined(parts: list[str], word: str) -> str:
+    """``(a OR b OR …)``, nested in groups so that a long chain stays a shallow tree.
+
+    Engines parse a flat chain into a tree as deep as it is long, and SQLite refuses
+    trees deeper than 1,000 ("Expression tree is too large"): grouping keeps the depth
+    at ``GROUP`` × log_GROUP(n) — 192 for a million operands.
+    """
+    while len(parts) > GROUP:
+        parts = ["(" + word.join(parts[i : i + GROUP]) + ")" for i in range(0, len(parts), GROUP)]
+    return "(" + word.join(parts) + ")"
 
 
 def _prop(ref: PropertyRef, site: Site | None) -> Property:
@@ -56,7 +75,7 @@ class PredicateCompiler(CompilerBase):
             parts = [part for part in parts if part != self.constant(conjunction)]
             if len(parts) <= 1:
                 return parts[0] if parts else self.constant(conjunction)
-            return "(" + (" AND " if conjunction else " OR ").join(parts) + ")"
+            return _joined(parts, " AND " if conjunction else " OR ")
         if isinstance(node, Constant):
             return self.constant(node.value != negate)
         if isinstance(node, Between):
@@ -284,27 +303,38 @@ class PredicateCompiler(CompilerBase):
 
     def membership(self, site: Site, constants: list[Any], ci: bool, negate: bool) -> str:
         has_null = any(c is None for c in constants)
-        params: list[str] = []
+        bound: list[tuple[Any, str]] = []  # (parameter, cast) per listed value
         for constant in constants:
             if constant is None:
                 continue
             if ci:
-                params.append(self.raw_param(fold(constant)))
+                bound.append((fold(constant), ""))
                 continue
             fitted = self.dialect.fit(CompareOp.EQ, constant, site)
             if not isinstance(fitted, bool):  # False: equals no value the site can hold
-                params.append(self.bind(fitted[1], site))
-        if not params:
+                bound.append(self.dialect.bind(fitted[1], site))
+        if not bound:
             return self.null_test(site, negate, has_null != negate)
         subject = self.dialect.value_sql(site)
         if ci:
             subject = self.fold(subject, [fold(c) for c in constants if isinstance(c, str)])
-        listed = f"{subject} {'NOT IN' if negate else 'IN'} ({', '.join(params)})"
+        listed = f"{subject} {'NOT IN' if negate else 'IN'} ({self.value_list(bound)})"
         if not negate:
             return f"({listed} OR {site.sql} IS NULL)" if has_null else listed
         if has_null:
             return f"({site.sql} IS NOT NULL AND {listed})"
         return f"({site.sql} IS NULL OR {listed})"
+
+    def value_list(self, bound: list[tuple[Any, str]]) -> str:
+        """The inside of ``IN (…)``: one parameter per value, or — for a long list — one
+        bound array the engine unnests, so that a 40,000-value list neither exceeds
+        SQLite's 32,766 variables nor makes the engine parse 40,000 expressions."""
+        casts = {cast for _, cast in bound}
+        if len(bound) > LONG_LIST and len(casts) == 1:
+            array = self.dialect.value_array([value for value, _ in bound])
+            if array is not None:
+                return self.dialect.unnest(self.raw_param(array), casts.pop())
+        return ", ".join(self.raw_param(value) + cast for value, cast in bound)
 
     def value_in_property(self, node: Comparison, value: ValueRef, right: Expr,
                           negate: bool) -> str:

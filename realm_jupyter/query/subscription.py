@@ -5,6 +5,12 @@ So: no ``SORT``/``DISTINCT``/``LIMIT``, no aggregates, no dotted paths, no
 list-vs-list comparisons, at most 256 kB of text, every property queryable, and
 — when an indexed queryable field is configured — an ``==``/``IN`` on it ANDed
 with the rest. Each refusal names the construct and points at it.
+
+The server evaluates every subscription on every changed document, on its event
+loop, so a subscription's work must be bounded: at most :data:`MAX_QUERY_TERMS`
+comparisons (a huge ``OR`` is refused; a long ``IN`` list is one comparison and
+compiles to one bound array) and ``LIKE`` patterns of at most
+:data:`MAX_LIKE_PATTERN` characters (``LIKE`` costs at worst text × pattern).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from .ast import (
     Aggregate,
     And,
     Arg,
+    Between,
     CompareOp,
     Comparison,
     Expr,
@@ -30,10 +37,19 @@ from .ast import (
 from .dialects import SQLiteDialect
 from .query import Query, walk
 
-__all__ = ["MAX_QUERY_BYTES", "QueryableFields", "check_subscription"]
+__all__ = ["MAX_LIKE_PATTERN", "MAX_QUERY_BYTES", "MAX_QUERY_TERMS", "MAX_SET_TERMS",
+           "QueryableFields",
+           "check_subscription", "query_terms"]
 
 #: Realm's limit on one subscription's query text.
 MAX_QUERY_BYTES = 256 * 1024
+#: Comparisons (and BETWEENs) in one subscription; ``x IN {…}`` counts as one.
+MAX_QUERY_TERMS = 1_000
+#: Characters in one ``LIKE`` pattern of a subscription.
+MAX_LIKE_PATTERN = 1_000
+#: Comparisons of every subscription of a set on one object type together: the
+#: server evaluates them all (ORed) on each changed document of that type.
+MAX_SET_TERMS = 5 * MAX_QUERY_TERMS
 
 
 class QueryableFields(Protocol):
@@ -70,7 +86,18 @@ def check_subscription(query: Query | str, schema: Schema, object_type: str,
         raise UnsupportedQueryError(f"{name} is not allowed in subscriptions",
                                     construct=name, query=text, position=modifier.position)
     queryable = sync_config.queryable_fields(object_type)
+    terms = 0
     for node in walk(parsed.predicate):
+        if isinstance(node, Comparison | Between):
+            terms += 1
+            if terms > MAX_QUERY_TERMS:
+                raise UnsupportedQueryError(
+                    f"the query has more than {MAX_QUERY_TERMS:,} comparisons; a subscription "
+                    f"may have at most {MAX_QUERY_TERMS:,} (use IN {{…}} for a list of values) "
+                    "(LimitsExceeded)", construct="query size", query=text,
+                    position=node.position)
+        if isinstance(node, Comparison) and node.op is CompareOp.LIKE:
+            _check_pattern(node, text)
         if isinstance(node, Aggregate):
             raise UnsupportedQueryError(f"aggregates ({node.op.value}) are not allowed in "
                                         "subscriptions", construct=node.op.value, query=text,
@@ -98,6 +125,21 @@ def check_subscription(query: Query | str, schema: Schema, object_type: str,
     if indexed:
         _check_indexed(parsed.predicate, indexed[0], text)
     return parsed
+
+
+def query_terms(query: Query) -> int:
+    """How many comparisons (and BETWEENs) ``query`` makes: its cost on every changed document."""
+    return sum(1 for node in walk(query.predicate) if isinstance(node, Comparison | Between))
+
+
+def _check_pattern(node: Comparison, text: str) -> None:
+    pattern = node.right
+    if isinstance(pattern, Literal) and isinstance(pattern.value, str) \
+            and len(pattern.value) > MAX_LIKE_PATTERN:
+        raise UnsupportedQueryError(
+            f"the LIKE pattern has {len(pattern.value):,} characters; a subscription's LIKE "
+            f"patterns may have at most {MAX_LIKE_PATTERN:,} (LimitsExceeded)",
+            construct="LIKE pattern size", query=text, position=pattern.position)
 
 
 def _list_vs_list(node: Comparison, object_schema: ObjectSchema) -> bool:

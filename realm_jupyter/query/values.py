@@ -17,8 +17,8 @@ from typing import Any, overload
 
 from bson import Decimal128, ObjectId
 
-__all__ = ["FOLD_FROM", "FOLD_TO", "SENTINEL", "equal", "fold", "like_regex", "lower_fold_guards",
-           "order", "sort_key"]
+__all__ = ["FOLD_FROM", "FOLD_TO", "SENTINEL", "Members", "equal", "fold", "like",
+           "lower_fold_guards", "order", "sort_key"]
 
 #: ``[c]`` folds the letters Realm folds: U+0000–U+024F (Latin Basic, Supplement,
 #: Extended-A and -B), one character to one character. The same table drives SQL's
@@ -161,6 +161,93 @@ def equal(a: Any, b: Any, case_insensitive: bool = False) -> bool:
     return bool(pair[0] == pair[1])
 
 
+class Members:
+    """A set of values with :func:`equal`'s membership: ``x in members`` is
+    ``any(equal(x, m, case_insensitive) for m in values)``, in constant time.
+
+    ``x IN {…}`` with tens of thousands of values is one comparison of a
+    subscription, evaluated on every changed document: scanning the list each time
+    would cost a pass over it per document. Each kind of value is indexed the way
+    :func:`equal` compares it: numbers exactly among ints and floats, as decimals
+    (a float by its shortest text) once a decimal is involved; a string also as the
+    ObjectId or UUID it spells, since those compare with strings.
+    """
+
+    def __init__(self, values: Any, case_insensitive: bool = False) -> None:
+        self.ci = case_insensitive
+        self.null = False
+        self.plain: set[Any] = set()        # ints and floats, as Python compares them
+        self.decimals: set[Any] = set()     # every number, as a decimal
+        self.only_decimals: set[Any] = set()  # the decimals among them
+        self.bools: set[bool] = set()
+        self.strings: set[str] = set()
+        self.dates: set[dt.datetime] = set()
+        self.oids: set[ObjectId] = set()        # ObjectIds, and strings that spell one
+        self.only_oids: set[ObjectId] = set()   # ObjectIds given as such
+        self.uuids: set[uuid.UUID] = set()
+        self.only_uuids: set[uuid.UUID] = set()
+        for value in values:
+            self._add(normalize(value))
+
+    def _add(self, value: Any) -> None:
+        if value is None:
+            self.null = True
+        elif isinstance(value, bool):
+            self.bools.add(value)
+        elif _numeric(value):
+            if value != value:  # NaN equals nothing
+                return
+            exact = _as_decimal(value)
+            self.decimals.add(exact)
+            if isinstance(value, decimal.Decimal):
+                self.only_decimals.add(exact)
+            else:
+                self.plain.add(value)
+        elif isinstance(value, str):
+            self.strings.add(fold(value) if self.ci else value)
+            if ObjectId.is_valid(value):
+                self.oids.add(ObjectId(value))
+            as_uuid = _to_uuid(value)
+            if isinstance(as_uuid, uuid.UUID):
+                self.uuids.add(as_uuid)
+        elif isinstance(value, dt.datetime):
+            self.dates.add(value)
+        elif isinstance(value, ObjectId):
+            self.oids.add(value)
+            self.only_oids.add(value)
+        elif isinstance(value, uuid.UUID):
+            self.uuids.add(value)
+            self.only_uuids.add(value)
+        # Any other value (bytes, documents) equals nothing: nothing to index.
+
+    def __contains__(self, item: Any) -> bool:
+        if item is None:
+            return self.null
+        item = normalize(item)
+        if isinstance(item, bool):
+            return item in self.bools
+        if _numeric(item):
+            if item != item:
+                return False
+            if isinstance(item, decimal.Decimal):
+                return _as_decimal(item) in self.decimals
+            return item in self.plain or _as_decimal(item) in self.only_decimals
+        if isinstance(item, str):
+            if (fold(item) if self.ci else item) in self.strings:
+                return True
+            if self.only_oids and ObjectId.is_valid(item) and ObjectId(item) in self.only_oids:
+                return True
+            as_uuid = _to_uuid(item) if self.only_uuids else None
+            return isinstance(as_uuid, uuid.UUID) and as_uuid in self.only_uuids
+        if isinstance(item, dt.datetime):
+            return item in self.dates
+        if isinstance(item, ObjectId):
+            return item in self.oids
+        if isinstance(item, uuid.UUID):
+            return item in self.uuids
+        return False
+
+
 def order(a: Any, b: Any) -> int | None:
     """-1, 0 or 1 comparing two values; None when either is null or they are incomparable."""
     if a is None or b is None:
@@ -178,16 +265,52 @@ def order(a: Any, b: Any) -> int | None:
     return 0
 
 
-@lru_cache(maxsize=256)
-def like_regex(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
-    """A compiled regex for a Realm LIKE pattern: ``*`` is any run, ``?`` one character.
+def like(text: str, pattern: str) -> bool:
+    """Realm's ``LIKE``: ``*`` matches any run of characters, ``?`` exactly one.
 
-    Every other character, ``%`` and ``_`` included, matches itself.
+    Every other character, ``%`` and ``_`` included, matches itself. Linear in
+    practice and O(len(text) × len(pattern)) at worst, never exponential: the
+    pattern is cut at its ``*`` into segments; the first must match at the start,
+    the last at the end, and each one between at its leftmost place after the
+    previous one (taking the leftmost place never loses a match, because what
+    follows a ``*`` may start anywhere later). A backtracking regex takes
+    combinatorial time on ``*a*a*a*a*a*a*a*ab`` against a run of ``a``.
     """
-    if case_insensitive:
-        pattern = fold(pattern)
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.DOTALL)
+    segments = pattern.split("*")
+    if len(segments) == 1:
+        return len(text) == len(pattern) and _segment(pattern).match(text) is not None
+    first, middle, last = segments[0], segments[1:-1], segments[-1]
+    end = len(text) - len(last)
+    if end < len(first):
+        return False
+    if _segment(first).match(text) is None or _segment(last).match(text, end) is None:
+        return False
+    position = len(first)
+    for segment in middle:
+        # ``?`` at either end of a segment only moves it: search for the literal core.
+        core = segment.strip("?")
+        lead = len(segment) - len(segment.lstrip("?"))
+        trail = len(segment) - lead - len(core)
+        if not core:
+            position += len(segment)
+            if position > end:
+                return False
+            continue
+        found = _segment(core).search(text, position + lead, end - trail)
+        if found is None:
+            return False
+        position = found.end() + trail
+    return True
+
+
+@lru_cache(maxsize=1024)
+def _segment(segment: str) -> re.Pattern[str]:
+    """A ``*``-free piece of a LIKE pattern as a regex: literals and ``.`` only.
+
+    With no quantifier and no alternation the regex engine has nothing to
+    backtrack into: a match attempt is one pass over ``len(segment)`` characters.
+    """
+    return re.compile("".join("." if c == "?" else re.escape(c) for c in segment), re.DOTALL)
 
 
 _TYPE_RANK = {bool: 0, int: 1, float: 1, decimal.Decimal: 1, str: 2, dt.datetime: 3,

@@ -21,16 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import QueryError
+from ..errors import QueryError, UnsupportedQueryError
 from ..query.ast import And, Constant, Or, Path, Predicate
 from ..query.evaluate import evaluate
 from ..query.mongo import parse_filter
-from ..query.query import walk
+from ..query.query import Query, walk
 from ..query.render import render
 from .appdir import AppConfig, FieldPermission, Role
 from .storage import UserRecord
 
-__all__ = ["CollectionAccess", "SessionRules"]
+__all__ = ["CollectionAccess", "SessionRules", "check_readable_fields"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,3 +188,23 @@ def view_predicate(queries: list[Predicate], readable: Predicate) -> Predicate:
     if isinstance(readable, Constant):
         return subscribed if readable.value else Constant(False)
     return And((subscribed, readable))
+
+
+def check_readable_fields(query: Query, access: CollectionAccess) -> None:
+    """Refuse a subscription that filters on a field this session's role may not read.
+
+    The field's value never reaches the client, but which documents match a filter
+    on it would: ``city == 'Köln'`` on a hidden ``city`` returns exactly the
+    documents with that value. App Services refuses such a subscription too.
+
+    Raises:
+        UnsupportedQueryError: the query names a hidden field (pointed at).
+    """
+    if not access.hidden_fields:
+        return
+    for node in walk(query.predicate):
+        if isinstance(node, Path) and node.parts[0] in access.hidden_fields:
+            raise UnsupportedQueryError(
+                f"the role {access.role!r} may not read {node.parts[0]!r} of "
+                f"{access.object_type}, so a subscription may not filter on it",
+                construct="unreadable field", query=query.text, position=node.position)

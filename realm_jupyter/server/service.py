@@ -13,14 +13,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..documents import to_plain
-from ..errors import QueryError, StorageError
+from ..errors import QueryError, StorageError, UnsupportedQueryError
 from ..query import check_subscription
+from ..query.subscription import MAX_SET_TERMS, query_terms
 from ..wire import PROTOCOL_VERSION
 from .appdir import AppConfig
 from .auth import Auth, new_id
 from .feed import HistoryFeed
 from .http import ApiError
-from .rules import SessionRules
+from .rules import SessionRules, check_readable_fields
 from .session import BootstrapResume, StreamSession
 from .storage import ClientRecord, Event, Store, UserRecord
 from .views import View
@@ -100,15 +101,38 @@ class SyncService:
                 for t, qs in queries.items()):
             raise ApiError(400, "InvalidParameter",
                            "queries must map object types to lists of query strings")
+        rules = await self.rules(user)
+        # Parsing and checking 256 kB of query text takes a while: off the event loop.
+        canonical = await asyncio.to_thread(self._canonical_set, queries, rules, version)
+        if version > client.desired_version:
+            await self.store.set_desired_queries(client.id, version, canonical)
+            await self.store.publish(Event("client", client.id))
+        return {"version": version}
+
+    def _canonical_set(self, queries: Mapping[str, list[str]], rules: SessionRules,
+                       version: int) -> dict[str, list[str]]:
+        """The set's queries checked and in canonical form, by object type.
+
+        Raises:
+            ApiError: 400 ``BadQuery`` naming the first query refused and why.
+        """
         canonical: dict[str, list[str]] = {}
         for object_type, texts in sorted(queries.items()):
             if object_type not in self.app.collections:
                 raise ApiError(400, "BadQuery", f"unknown object type {object_type!r}",
                                version=version, object_type=object_type)
             rendered = set()
+            terms = 0
             for text in texts:
                 try:
                     parsed = check_subscription(text, self.app.schema, object_type, self.app.sync)
+                    check_readable_fields(parsed, rules[object_type])
+                    terms += query_terms(parsed)
+                    if terms > MAX_SET_TERMS:
+                        raise UnsupportedQueryError(
+                            f"the subscriptions on {object_type} make more than "
+                            f"{MAX_SET_TERMS:,} comparisons together (LimitsExceeded)",
+                            construct="query size")
                 except QueryError as error:
                     raise ApiError(400, "BadQuery", f"Invalid query for {object_type}: "
                                    f"{error.message}", version=version, object_type=object_type,
@@ -117,10 +141,7 @@ class SyncService:
                 rendered.add(parsed.render())
             if rendered:
                 canonical[object_type] = sorted(rendered)
-        if version > client.desired_version:
-            await self.store.set_desired_queries(client.id, version, canonical)
-            await self.store.publish(Event("client", client.id))
-        return {"version": version}
+        return canonical
 
     async def open_stream(self, user: UserRecord, body: Mapping[str, Any]) -> StreamSession:
         _check_protocol(body)
@@ -136,9 +157,10 @@ class SyncService:
                 for qs in queries.values()):
             raise ApiError(400, "InvalidParameter", "active queries must map object types to "
                                                     "lists of query strings")
-        refused = self._active_problem(queries)
+        refused = await asyncio.to_thread(self._active_problem, queries, rules)
         try:
-            view = View.build(rules, int(active.get("version", 0)), {} if refused else queries)
+            view = await asyncio.to_thread(View.build, rules, int(active.get("version", 0)),
+                                           {} if refused else queries)
             resume = BootstrapResume.parse(body.get("bootstrap"))
         except (QueryError, KeyError, TypeError, ValueError) as error:
             raise ApiError(400, "InvalidParameter", f"malformed active set or bootstrap: {error}") \
@@ -148,18 +170,22 @@ class SyncService:
                              view_hash=client.view_hash, shutting_down=self.shutting_down,
                              refused=refused, readers=self.readers)
 
-    def _active_problem(self, queries: Mapping[str, list[str]]) -> str | None:
+    def _active_problem(self, queries: Mapping[str, list[str]],
+                        rules: SessionRules) -> str | None:
         """Why the client's active set cannot be served here, or None.
 
         The server accepted the set once, so this means a tampered client or an app
-        whose schema or queryable fields changed since: either way the client resets.
+        whose schema, queryable fields or field rules changed since: either way the
+        client resets.
         """
         for object_type, texts in queries.items():
             if object_type not in self.app.collections:
                 return f"unknown object type {object_type!r}"
             for text in texts:
                 try:
-                    check_subscription(text, self.app.schema, object_type, self.app.sync)
+                    parsed = check_subscription(text, self.app.schema, object_type,
+                                                self.app.sync)
+                    check_readable_fields(parsed, rules[object_type])
                 except QueryError as error:
                     return f"{object_type}: {error.message}"
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from ..errors import QueryError
 from ..query.ast import And, Constant, Not, Predicate
 from ..query.compiler import compile_predicate
 from ..query.dialects import PostgreSQLDialect, SQLiteDialect
@@ -118,6 +120,7 @@ class StreamSession:
         permissions_changed = (self.view.version > 0 and self.view_hash is not None
                                and self.view_hash != fingerprint)
         check_client = True
+        refused = 0  # the desired version this stream answered with ``query_error``
         waiter: asyncio.Task[Event] | None = None
         try:
             while not self.shutting_down.is_set():
@@ -127,11 +130,18 @@ class StreamSession:
                     if client is None:
                         yield self._reset_frame(208, "the client is unknown to this server")
                         return
-                    if client.desired_version > self.view.version or permissions_changed:
-                        target = self.view
-                        if client.desired_version > self.view.version:
-                            target = View.build(self.rules, client.desired_version,
-                                                client.desired_queries)
+                    target = self.view
+                    pending = client.desired_version > max(self.view.version, refused)
+                    if pending:
+                        try:
+                            target = await asyncio.to_thread(  # parsing: off the loop
+                                functools.partial(View.build, strict=True), self.rules,
+                                client.desired_version, client.desired_queries)
+                        except QueryError as error:  # accepted under rules since changed
+                            refused, pending = client.desired_version, False
+                            yield encode_frame({"t": "query_error", "version": refused,
+                                                "error": error.message})
+                    if pending or permissions_changed:
                         full = self.view.version == 0 or permissions_changed
                         async for frame in self._bootstrap(target, "full" if full else "diff"):
                             yield frame
@@ -189,7 +199,7 @@ class StreamSession:
             trimmed = await self.store.trimmed_through()
             if trimmed > self.cursor and self.view.version > 0:
                 raise _HistoryGone
-        batch = collect_changes(entries, self.view, self.rules, upto, self.client_id)
+        batch = await collect_changes(entries, self.view, self.rules, upto, self.client_id)
         header, payload = batch.frame(self.schema)
         self.cursor = upto
         yield encode_frame(header, payload)

@@ -3,24 +3,36 @@
 Per object type: (subscription 1 OR subscription 2 …) AND readable-by-this-user.
 The same predicate is compiled to SQL for bootstraps and evaluated in Python for
 changed documents, so both paths agree on what is in view.
+
+The Python evaluations run on the server's event loop, for every session and
+every changed document. Each is bounded (subscriptions are capped in size and
+``LIKE`` is linear), and :func:`collect_changes` gives the loop back whenever it
+has done :data:`YIELD_EVERY` units of work, so a burst of writes under large
+subscriptions never stops the server answering other requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..documents import from_plain
 from ..query import parse
-from ..query.ast import Constant, Predicate
+from ..query.ast import Constant, Literal, Predicate
 from ..query.evaluate import evaluate
+from ..query.query import walk
 from ..schema import Schema
 from ..wire import encode_ipc, rows_to_arrow
-from .rules import SessionRules, view_predicate
+from .rules import SessionRules, check_readable_fields, view_predicate
 from .storage import HistoryEntry
 
-__all__ = ["ChangeBatch", "FeedEntry", "View", "collect_changes"]
+__all__ = ["YIELD_EVERY", "ChangeBatch", "FeedEntry", "View", "collect_changes"]
+
+#: Evaluation work — predicate nodes visited, summed over documents — between two
+#: yields to the event loop (a few milliseconds of evaluation).
+YIELD_EVERY = 20_000
 
 
 @dataclass(frozen=True)
@@ -30,17 +42,38 @@ class View:
     version: int
     queries: Mapping[str, tuple[str, ...]]
     predicates: Mapping[str, Predicate]
+    #: Per object type, the work of evaluating its predicate on one document (its nodes).
+    costs: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rules: SessionRules, version: int,
-              queries: Mapping[str, Iterable[str]]) -> View:
+              queries: Mapping[str, Iterable[str]], *, strict: bool = False) -> View:
+        """The view of a set of (already accepted) subscription texts.
+
+        ``strict``: also refuse a query that filters on a field this session's role
+        hides — the rules changed since the set was accepted (a stream about to
+        serve the set passes it; judging uploads against the set does not).
+
+        Raises:
+            QueryError: a query no longer parses, or (strict) filters on a hidden field.
+        """
         texts = {t: tuple(qs) for t, qs in queries.items() if t in rules.access and tuple(qs)}
+        parsed = {t: [parse(text) for text in qs] for t, qs in texts.items()}
+        for object_type, subscriptions in parsed.items():
+            for query in subscriptions if strict else ():
+                check_readable_fields(query, rules[object_type])
         predicates = {
-            object_type: view_predicate([parse(text).predicate for text in texts.get(object_type, ())],
+            object_type: view_predicate([q.predicate for q in parsed.get(object_type, [])],
                                         rules[object_type].readable)
             for object_type in rules.access
         }
-        return cls(version, texts, predicates)
+        # Literals cost nothing of their own (a long IN list is one indexed lookup).
+        costs = {t: sum(1 for node in walk(p) if not isinstance(node, Literal))
+                 for t, p in predicates.items()}
+        return cls(version, texts, predicates, costs)
+
+    def cost(self, object_type: str) -> int:
+        return self.costs.get(object_type, 1)
 
     @classmethod
     def empty(cls, rules: SessionRules) -> View:
@@ -111,16 +144,22 @@ class ChangeBatch:
         return header, (b"".join(chunks) if chunks else None)
 
 
-def collect_changes(entries: Iterable[FeedEntry], view: View, rules: SessionRules,
-                    server_version: int, client_id: str | None = None) -> ChangeBatch:
+async def collect_changes(entries: Iterable[FeedEntry], view: View, rules: SessionRules,
+                          server_version: int, client_id: str | None = None) -> ChangeBatch:
     """Apply Realm's view logic to history: in view after → upsert; was in view → remove.
 
     A *revert* entry (a compensating write) concerns only the client that wrote: it
     gets the object's real state if in view, else its removal. ``uploaded`` reports
-    the highest of this client's changesets the range contains.
+    the highest of this client's changesets the range contains. Yields to the event
+    loop every :data:`YIELD_EVERY` units of evaluation work.
     """
     batch = ChangeBatch(server_version)
+    work = 0
     for item in entries:
+        work += 2 * view.cost(item.entry.object_type)
+        if work >= YIELD_EVERY:
+            work = 0
+            await asyncio.sleep(0)
         entry = item.entry
         object_type = entry.object_type
         mine = client_id is not None and entry.client_id == client_id

@@ -15,6 +15,7 @@ from realm_jupyter.errors import (
     UnsupportedQueryError,
 )
 from realm_jupyter.query import MAX_QUERY_BYTES, Query, QueryableFields, check_subscription, parse
+from realm_jupyter.query.subscription import MAX_LIKE_PATTERN, MAX_QUERY_TERMS, query_terms
 from realm_jupyter.schema import ObjectSchema, Schema
 from tests.strategies import SCHEMA, hypothesis_settings, subscription_queries
 
@@ -125,6 +126,33 @@ def test_the_query_size_limit() -> None:
     assert "256" in caught.value.message or f"{MAX_QUERY_BYTES:,}" in caught.value.message
     small = "name IN {'a'}"
     assert check_subscription(small, APP_SCHEMA, "Item", ALL_ITEM_FIELDS)
+
+
+def test_a_huge_or_is_refused_and_a_long_in_list_is_not() -> None:
+    """12,500 ORed comparisons would be evaluated on every changed document (and made
+    SQLite refuse the statement); the same values as one IN list are one comparison."""
+    text = " OR ".join(f"priority == {n}" for n in range(12_500))
+    with pytest.raises(UnsupportedQueryError) as caught:
+        check_subscription(text, APP_SCHEMA, "Item", ALL_ITEM_FIELDS)
+    assert caught.value.construct == "query size"
+    assert f"{MAX_QUERY_TERMS:,}" in caught.value.message and "IN" in caught.value.message
+    assert caught.value.position == text.index(f"priority == {MAX_QUERY_TERMS}")
+    most = " OR ".join(f"priority == {n}" for n in range(MAX_QUERY_TERMS))
+    assert query_terms(check_subscription(most, APP_SCHEMA, "Item", ALL_ITEM_FIELDS)) \
+        == MAX_QUERY_TERMS
+    listed = "priority IN {" + ",".join(str(n) for n in range(40_000)) + "}"
+    assert len(listed.encode()) < MAX_QUERY_BYTES
+    assert query_terms(check_subscription(listed, APP_SCHEMA, "Item", ALL_ITEM_FIELDS)) == 1
+
+
+def test_long_like_patterns_are_refused() -> None:
+    longest = "name LIKE '" + "*a" * (MAX_LIKE_PATTERN // 2) + "'"
+    assert check_subscription(longest, APP_SCHEMA, "Item", ALL_ITEM_FIELDS)
+    text = "priority > 1 AND name LIKE[c] '" + "?" * (MAX_LIKE_PATTERN + 1) + "'"
+    with pytest.raises(UnsupportedQueryError) as caught:
+        check_subscription(text, APP_SCHEMA, "Item", ALL_ITEM_FIELDS)
+    assert caught.value.construct == "LIKE pattern size"
+    assert caught.value.position == text.index("'")
 
 
 def test_bytes_not_characters_count_toward_the_limit() -> None:
