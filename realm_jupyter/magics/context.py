@@ -89,9 +89,8 @@ class RealmContext:
             if user is None:
                 assert credentials is not None
                 user = await app.log_in(credentials)
-                if credentials.provider != "anon-user":
-                    self.tokens.put(base_url, app_id, login, user.id, user.refresh_token,
-                                    credentials.provider)
+            if user.provider != "anon-user":  # refresh tokens rotate: keep the latest
+                self.tokens.bind(user, base_url, app_id, login, user.provider)
             realm = await Realm.open(user, cache=Path(cache) if cache else None, on_error=on_error)
         except BaseException:
             await app.aclose()

@@ -159,6 +159,7 @@ class SQLiteStore(SQLStore):
         self._watcher: asyncio.Task[None] | None = None
         self._outbox_seen = 0
         self._outbox_own: set[int] = set()
+        self._outbox_lock = asyncio.Lock()  # the watcher never reads a row before it is "own"
 
     async def open(self, schema: Mapping[str, ObjectSchema],
                    queryable: Mapping[str, frozenset[str]]) -> None:
@@ -179,7 +180,8 @@ class SQLiteStore(SQLStore):
         if event.kind == "history":
             self._known_version = max(self._known_version, int(event.value))
         if event.kind in CROSS_PROCESS_EVENTS:
-            self._outbox_own.add(await self._run(lambda: self._to_outbox(event)))
+            async with self._outbox_lock:
+                self._outbox_own.add(await self._run(lambda: self._to_outbox(event)))
         await super().publish(event)
 
     def _to_outbox(self, event: Event) -> int:
@@ -191,9 +193,10 @@ class SQLiteStore(SQLStore):
 
     async def _read_outbox(self) -> None:
         """Publish here what other processes put in the outbox since the last look."""
-        rows = await self._run(lambda: self._query(
-            "SELECT seq, kind, value FROM _realm_outbox WHERE seq > ? ORDER BY seq",
-            (self._outbox_seen,)))
+        async with self._outbox_lock:
+            rows = await self._run(lambda: self._query(
+                "SELECT seq, kind, value FROM _realm_outbox WHERE seq > ? ORDER BY seq",
+                (self._outbox_seen,)))
         for seq, kind, value in rows:
             self._outbox_seen = max(self._outbox_seen, int(seq))
             if int(seq) in self._outbox_own:  # published here already
