@@ -235,7 +235,8 @@ class Auth:
                      api_key_id: str | None = None) -> str:
         issued = int(time.time())
         claims: dict[str, Any] = {"sub": user_id, "typ": "access", "iat": issued,
-                                  "exp": issued + self.access_ttl, "aud": self.app.app_id}
+                                  "exp": issued + self.access_ttl, "aud": self.app.app_id,
+                                  "jti": new_id()}  # a refresh always changes the token
         if family_id is not None:
             claims["sid"] = family_id
         if api_key_id is not None:

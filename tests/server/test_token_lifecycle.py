@@ -155,3 +155,32 @@ async def test_revoking_an_api_key_ends_its_streams_and_its_refresh_tokens(
     assert (await refresh(demo_server, http, tokens["refresh_token"])).status_code == 401
     assert (await http.post(login, json={"key": key})).status_code == 401
     assert not await auth.revoke_api_key("0" * 24)
+
+
+@pytest.mark.postgres
+async def test_a_revocation_made_on_one_process_ends_streams_on_another(
+        postgres_url: str, http: httpx.AsyncClient) -> None:
+    from .test_two_processes import server_process
+
+    async with serving(postgres_url) as local, server_process(postgres_url, local.app_id) as remote:
+        tokens = await log_in(local, http, "alice")
+        key, _ = await local.service.auth.create_api_key("nb", USERS["bob"].id)
+        login = f"{remote.url}{ROOT}/app/{remote.app_id}/auth/providers/api-key/login"
+        by_key = (await http.post(login, json={"key": key})).json()
+        alice = await new_client(remote, http, token=tokens["access_token"])  # type: ignore[arg-type]
+        bob = await new_client(remote, http, token=by_key["access_token"])  # type: ignore[arg-type]
+        carol = await new_client(remote, http, "carol")  # type: ignore[arg-type]
+        async with alice.stream() as frames, bob.stream() as bobs, carol.stream() as carols:
+            for client, stream in ((alice, frames), (bob, bobs), (carol, carols)):
+                await synced(client, stream)
+            # log out through this process: alice's stream at the other one ends
+            response = await http.delete(f"{local.url}{ROOT}/auth/session",
+                                         headers={"Authorization":
+                                                  f"Bearer {tokens['refresh_token']}"})
+            assert response.status_code == 204
+            assert await ended(frames) == REVOKED
+            (record,) = await local.store.list_api_keys()
+            assert await local.service.auth.revoke_api_key(record.id)
+            assert await ended(bobs) == REVOKED
+            assert await local.service.auth.set_user_disabled(USERS["carol"].id)
+            assert await ended(carols) == DISABLED
