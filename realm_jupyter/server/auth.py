@@ -318,14 +318,15 @@ class Auth:
         return self.access_token(record.user_id, family.id, family.api_key_id), new
 
     async def _family_of(self, record: RefreshTokenRecord) -> TokenFamilyRecord:
-        if record.family_id is not None:
-            family = await self.store.get_token_family(record.family_id)
-            if family is not None:
-                return family
-        # A token from before families existed: it starts one now, named after itself.
-        family = TokenFamilyRecord(record.family_id or record.token_hash[:24], record.user_id,
-                                   None, now_ms())
-        await self.store.add_token_family(family)
+        # A token from before families existed starts one at its first refresh, named
+        # after itself, so that presenting it again finds (and revokes) that family.
+        family_id = record.family_id or record.token_hash[:24]
+        family = await self.store.get_token_family(family_id)
+        if family is None:
+            await self.store.add_token_family(TokenFamilyRecord(family_id, record.user_id, None,
+                                                                now_ms()))
+            family = await self.store.get_token_family(family_id)
+            assert family is not None
         return family
 
     async def _reused(self, family: TokenFamilyRecord) -> None:

@@ -184,3 +184,21 @@ async def test_a_revocation_made_on_one_process_ends_streams_on_another(
             assert await ended(bobs) == REVOKED
             assert await local.service.auth.set_user_disabled(USERS["carol"].id)
             assert await ended(carols) == DISABLED
+
+
+async def test_a_refresh_token_from_before_rotation_rotates_and_is_caught_when_reused(
+        demo_server: ServerUnderTest, http: httpx.AsyncClient) -> None:
+    import hashlib
+    import time
+
+    from realm_jupyter.server.storage import RefreshTokenRecord
+
+    old = "a-refresh-token-issued-by-an-older-server"
+    await demo_server.store.add_refresh_token(RefreshTokenRecord(
+        hashlib.sha256(old.encode()).hexdigest(), USERS["alice"].id,
+        int(time.time() * 1000) + 60_000))
+    first = await refresh(demo_server, http, old)
+    assert first.status_code == 201, first.text
+    rotated = first.json()["refresh_token"]
+    assert (await refresh(demo_server, http, old)).status_code == 401  # reuse
+    assert (await refresh(demo_server, http, rotated)).status_code == 401  # the family went

@@ -252,7 +252,8 @@ class Store(abc.ABC):
     # ------------------------------------------------------------------ token lifecycle
 
     @abc.abstractmethod
-    async def add_token_family(self, family: TokenFamilyRecord) -> None: ...
+    async def add_token_family(self, family: TokenFamilyRecord) -> None:
+        """Record a login; an id already recorded keeps its first record."""
 
     @abc.abstractmethod
     async def get_token_family(self, family_id: str) -> TokenFamilyRecord | None: ...

@@ -118,7 +118,7 @@ class CredentialsSQL:
 
     async def add_token_family(self, family: TokenFamilyRecord) -> None:
         statement = self.sql(f"INSERT INTO _realm_token_families ({_FAMILY_COLUMNS}) "
-                             "VALUES (?, ?, ?, ?, ?)")
+                             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
         params = (family.id, family.user_id, family.api_key_id, family.created_at,
                   family.revoked)
         await self._run(lambda: self._execute(statement, params))
