@@ -1,4 +1,4 @@
-"""``realm-jupyter``: serve an app, run the demo, import documents, add users and API keys.
+"""``realm-jupyter``: serve an app, run the demo, import documents, manage users and API keys.
 
 Every command takes ``--app-dir`` (default: the built-in demo app) and ``--store``
 (default: ``sqlite:///<app-dir>/.realm/store.sqlite3``; for the built-in demo app,
@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an API key; prints it once")
     common(create, app_dir_required=True)
     create.add_argument("name")
+    listing = key_commands.add_parser("list", help="list API keys (never the keys themselves)")
+    common(listing, app_dir_required=True)
+    revoke = key_commands.add_parser("revoke",
+                                     help="revoke an API key: its logins and open streams end")
+    common(revoke, app_dir_required=True)
+    revoke.add_argument("key", metavar="ID|NAME", help="the key's id or name (apikeys list)")
+    for action, text in (("disable", "disable a user: their logins and open streams end"),
+                         ("enable", "enable a disabled user again")):
+        switch = user_commands.add_parser(action, help=text)
+        common(switch, app_dir_required=True)
+        switch.add_argument("user", metavar="EMAIL|ID")
     return parser
 
 
@@ -234,8 +245,16 @@ async def _admin(args: argparse.Namespace) -> int:
     try:
         await store.claim_app(config.app_id)
         auth = await Auth.create(config, store)
-        if args.command == "users":
+        if args.command == "users" and args.users_command == "add":
             return await _add_user(config, store, auth, args)
+        if args.command == "users":
+            from .cli_access import run_users
+
+            return await run_users(auth, store, args)
+        if args.apikeys_command != "create":
+            from .cli_access import run_apikeys
+
+            return await run_apikeys(auth, store, args)
         key, user_id = await auth.create_api_key(args.name)
         print(key)
         print(f"(API key {args.name!r} for server user {user_id}; it is shown only once)",

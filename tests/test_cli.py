@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from realm_jupyter.client import App, Credentials
+from realm_jupyter.client import App, Credentials, Realm
 from realm_jupyter.demo import DEMO_APP_DIR
+from realm_jupyter.errors import AuthError
 from realm_jupyter.server.appdir import load_app
 from realm_jupyter.server.storage import open_store
 from tests.support.servers import serving
+from tests.support.waiting import eventually
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -185,3 +187,93 @@ async def test_serve_believes_forwarded_addresses_only_from_allowed_proxies(
     finally:
         process.terminate()
         await process.wait()
+
+
+async def _open_realm(server: Any, credentials: Credentials, cache: Path,
+                      errors: list[Exception]) -> tuple[App, Realm]:
+    app = App(server.url, server.app_id)
+    user = await app.log_in(credentials)
+    realm = await Realm.open(user, cache=cache, on_error=lambda r, e: errors.append(e))
+    await realm.subscribe("Item", "TRUEPREDICATE")
+    return app, realm
+
+
+async def test_apikeys_list_and_revoke_end_the_keys_logins_and_streams(app_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    store_url = _store(tmp_path)
+    base = ("--app-dir", str(app_dir), "--store", store_url)
+    keys = {}
+    for name in ("ci", "notebook"):
+        created = await asyncio.to_thread(cli, "apikeys", "create", *base, name)
+        assert created.returncode == 0, created.stderr
+        keys[name] = created.stdout.strip()
+    listed = await asyncio.to_thread(cli, "apikeys", "list", *base)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[1] for line in lines] == ["ci", "notebook"]
+    assert all(line.endswith("active") for line in lines)
+    assert not any(key in listed.stdout + listed.stderr for key in keys.values())
+    notebook_id = lines[1].split()[0]
+    errors: list[Exception] = []
+    async with serving(store_url, app_dir, demo_size=None) as server:
+        app, realm = await _open_realm(server, Credentials.api_key(keys["notebook"]),
+                                       tmp_path / "nb.duckdb", errors)
+        try:
+            revoked = await asyncio.to_thread(cli, "apikeys", "revoke", *base, "notebook")
+            assert revoked.returncode == 0, revoked.stderr
+            assert notebook_id in revoked.stdout
+            # another process revoked it: the server's open stream ends, the session stops
+            await eventually(lambda: bool(errors), 20, "the session to stop")
+            assert [type(e) for e in errors] == [AuthError]
+            assert realm.session.state.value == "inactive"
+        finally:
+            await realm.close()
+            await app.aclose()
+        other = App(server.url, server.app_id)
+        try:
+            with pytest.raises(AuthError):
+                await other.log_in(Credentials.api_key(keys["notebook"]))
+            assert (await other.log_in(Credentials.api_key(keys["ci"]))).provider == "api-key"
+        finally:
+            await other.aclose()
+    listed = await asyncio.to_thread(cli, "apikeys", "list", *base)
+    assert [line.split()[-1] for line in listed.stdout.splitlines()] == ["active", "revoked"]
+    unknown = await asyncio.to_thread(cli, "apikeys", "revoke", *base, "no-such-key")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("realm-jupyter: no API key with id or name 'no-such-key'")
+    assert "Traceback" not in unknown.stderr
+
+
+async def test_users_disable_ends_their_streams_and_enable_lets_them_in(app_dir: Path,
+                                                                        tmp_path: Path) -> None:
+    store_url = _store(tmp_path)
+    base = ("--app-dir", str(app_dir), "--store", store_url)
+    added = await asyncio.to_thread(cli, "users", "add", *base, "dave@example.com",
+                                    "--password", "dave-secret")
+    assert added.returncode == 0, added.stderr
+    dave = Credentials.email_password("dave@example.com", "dave-secret")
+    errors: list[Exception] = []
+    async with serving(store_url, app_dir, demo_size=None) as server:
+        app, realm = await _open_realm(server, dave, tmp_path / "dave.duckdb", errors)
+        try:
+            disabled = await asyncio.to_thread(cli, "users", "disable", *base,
+                                               "Dave@Example.com")
+            assert disabled.returncode == 0, disabled.stderr
+            await eventually(lambda: bool(errors), 20, "the session to stop")
+            assert [type(e) for e in errors] == [AuthError]
+            assert "disabled" in str(errors[0])
+        finally:
+            await realm.close()
+            await app.aclose()
+        other = App(server.url, server.app_id)
+        try:
+            with pytest.raises(AuthError):
+                await other.log_in(dave)
+            enabled = await asyncio.to_thread(cli, "users", "enable", *base,
+                                              added.stdout.strip())
+            assert enabled.returncode == 0, enabled.stderr
+            assert (await other.log_in(dave)).id == added.stdout.strip()
+        finally:
+            await other.aclose()
+    missing = await asyncio.to_thread(cli, "users", "disable", *base, "nobody@example.com")
+    assert missing.returncode == 1 and "no user 'nobody@example.com'" in missing.stderr

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..cache import apply as cache_apply
-from ..errors import ServerUnavailableError
+from ..errors import AuthError, ServerUnavailableError
 from ..wire import decode_ipc
 from .progress import Progress, ProgressTracker
 from .subscriptions import SubscriptionEvent, SubscriptionSetState
@@ -21,7 +21,7 @@ from .subscriptions import SubscriptionEvent, SubscriptionSetState
 if TYPE_CHECKING:
     from .realm import Realm
 
-__all__ = ["DownloadFrames", "ResetRequired"]
+__all__ = ["DownloadFrames", "ReauthRequired", "ResetRequired"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,14 @@ class ResetRequired(Exception):
         self.code = code
         self.recovery_disabled = recovery_disabled
 
+
+class ReauthRequired(Exception):
+    """The server ended the stream for its token (expired, or permissions changed):
+    refresh the access token and reopen the stream (raised out of the stream)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class DownloadFrames:
@@ -149,4 +157,9 @@ class DownloadFrames:
         if action in ("ClientReset", "ClientResetNoRecovery"):
             raise ResetRequired(int(header.get("code", 222)), message,
                          action == "ClientResetNoRecovery")
+        if action == "RefreshUser":
+            raise ReauthRequired(str(header.get("error_code", header.get("code"))), message)
+        if action == "LogOutUser":
+            raise AuthError(f"the server ended the session: {message}", status_code=401,
+                            hint="log in again")
         raise ServerUnavailableError(f"the server ended the session: {message}")

@@ -36,7 +36,7 @@ from ..errors import (
     SyncTimeoutError,
 )
 from .backoff import Backoff
-from .downloads import DownloadFrames, ResetRequired
+from .downloads import DownloadFrames, ReauthRequired, ResetRequired
 from .progress import Progress, ProgressTracker
 from .subscriptions import SubscriptionEvent, SubscriptionSetState
 from .transport import RequestError
@@ -48,6 +48,9 @@ __all__ = ["ConnectionState", "SessionState", "SyncSession"]
 
 logger = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0  # seconds close() waits for the cancelled tasks
+#: A stream that ends for its token again this soon after the last refresh backs off
+#: instead of reopening at once, so a server that keeps refusing cannot make a loop.
+REAUTH_MIN_INTERVAL = 1.0
 
 
 class ConnectionState(enum.StrEnum):
@@ -98,6 +101,8 @@ class SyncSession(DownloadFrames):
         self._change_listeners: list[Callable[[set[str]], None]] = []
         self._error_listeners: list[Callable[[RealmJupyterError], None]] = []
         self.progress = ProgressTracker()
+        self._stream_token: str | None = None  # the access token the open stream was sent
+        self._reauthenticated_at: float | None = None
 
     def __repr__(self) -> str:
         return f"SyncSession({self.state.value}, {self.connection_state.value})"
@@ -307,11 +312,23 @@ class SyncSession(DownloadFrames):
     # ------------------------------------------------------------------ the stream
 
     async def _stream_forever(self) -> None:
+        reopen = False
         while self.state is SessionState.ACTIVE:
-            self._set_connection(ConnectionState.CONNECTING)
+            if not reopen:  # a reopen after a token refresh stays "connected": no hiccup
+                self._set_connection(ConnectionState.CONNECTING)
+            reopen = False
             try:
                 await self._stream_once()
                 delay = self.backoff.next_delay(retry_after=1.0)
+            except ReauthRequired as ended:
+                try:
+                    reopen = await self._reauthenticate(ended)
+                except AuthError as error:  # the refresh token is no longer valid either
+                    self._auth_failed(error)
+                    return
+                if reopen:
+                    continue
+                delay = self.backoff.next_delay()
             except (ServerUnavailableError, ProtocolError) as error:
                 self.last_error = error
                 delay = self.backoff.next_delay()
@@ -320,9 +337,7 @@ class SyncSession(DownloadFrames):
                 await self.realm.client_reset(reset.code, str(reset), reset.recovery_disabled)
                 delay = 0.0
             except AuthError as error:
-                self.last_error = error
-                self._halt()  # the queries and uploads tasks stop too
-                self.realm.report_error(error)
+                self._auth_failed(error)
                 return
             except RequestError as error:
                 if error.error_code == "ClientNotFound":
@@ -334,6 +349,29 @@ class SyncSession(DownloadFrames):
                     delay = self.backoff.next_delay()
             self._set_connection(ConnectionState.DISCONNECTED)
             await asyncio.sleep(delay)
+
+    def _auth_failed(self, error: AuthError) -> None:
+        self.last_error = error
+        self._halt()  # the queries and uploads tasks stop too
+        self.realm.report_error(error)
+
+    async def _reauthenticate(self, ended: ReauthRequired) -> bool:
+        """Refresh the access token the server ended the stream for; True: reopen at once.
+
+        Raises:
+            AuthError: the refresh token is no longer valid (the session stops).
+        """
+        loop = asyncio.get_running_loop()
+        logger.info("sync: the server ended the stream (%s: %s); refreshing the access token "
+                    "and reconnecting", ended.code, ended)
+        await self.realm.user.access_token(True, stale=self._stream_token)
+        now, last = loop.time(), self._reauthenticated_at
+        self._reauthenticated_at = now
+        return last is None or now - last >= REAUTH_MIN_INTERVAL
+
+    async def _stream_token_source(self, refresh: bool) -> str:
+        self._stream_token = await self.realm.user.access_token(refresh)
+        return self._stream_token
 
     async def _stream_once(self) -> None:
         realm = self.realm
@@ -351,7 +389,7 @@ class SyncSession(DownloadFrames):
             body["bootstrap"] = {"version": staged["version"], "kind": staged["kind"],
                                  "first_snapshot": staged["first_snapshot"],
                                  "step": staged["step"], "after": staged["after"]}
-        async with realm.transport.stream(body, realm.user.access_token) as frames:
+        async with realm.transport.stream(body, self._stream_token_source) as frames:
             async for header, payload in frames:
                 self._handle(header, payload)  # an error frame (reset) raises before "connected"
                 if self.connection_state is not ConnectionState.CONNECTED:

@@ -98,23 +98,28 @@ class RealmContext:
         return realm, False
 
     async def _log_in(self, app: App, credentials: Credentials | None, login: str,
-                      password_source: Any) -> User:
-        """A stored session (refresh token) when there are no credentials, else a login."""
+                      password_source: Any, *, keep: bool = True) -> User:
+        """A stored session (refresh token) when there are no credentials, else a login.
+
+        With ``keep``, the user's refresh token is stored, and each rotated one after it
+        (refresh tokens rotate: only the newest works)."""
         base_url, app_id = app.base_url, app.app_id
+        user: User | None = None
         if credentials is None:
             stored = self.tokens.get(base_url, app_id, login)
             if stored is not None:
                 try:
-                    return await app.log_in_with_refresh_token(
+                    user = await app.log_in_with_refresh_token(
                         stored["user_id"], stored["refresh_token"], stored.get("provider", ""))
                 except AuthError:
                     self.tokens.forget(base_url, app_id, login)
-            credentials = password_source()
-        assert credentials is not None
-        user = await app.log_in(credentials)
-        if credentials.provider != "anon-user":
-            self.tokens.put(base_url, app_id, login, user.id, user.refresh_token,
-                            credentials.provider)
+            if user is None:
+                credentials = password_source()
+        if user is None:
+            assert credentials is not None
+            user = await app.log_in(credentials)
+        if keep and user.provider != "anon-user":
+            self.tokens.bind(user, base_url, app_id, login, user.provider)
         return user
 
     async def _check(self, current: Connection, credentials: Credentials) -> None:
@@ -125,7 +130,7 @@ class RealmContext:
         """
         probe = App(current.base_url, current.app_id)
         try:
-            user = await self._log_in(probe, credentials, current.login, None)
+            user = await self._log_in(probe, credentials, current.login, None, keep=False)
         finally:
             await probe.aclose()
         if user.id != current.realm.user.id:

@@ -8,12 +8,16 @@
 Access tokens are short-lived HS256 JWTs signed with a secret every process on
 the store shares — ``REALM_SIGNING_SECRET``, a 0600 file beside a SQLite store, or
 the PostgreSQL database — so any of them accepts them. Refresh tokens are opaque,
-stored as hashes, and revocable.
+stored as hashes, and rotate: each refresh retires the token it was given and
+returns a new one of the same *family* (one login). Presenting a retired token
+again means two parties hold it, so the whole family is revoked. Revocations are
+published as ``revoke`` events so that open streams end (``server/revocation.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import time
@@ -28,10 +32,13 @@ from ..errors import AuthError, ConfigError, StorageError
 from .appdir import AppConfig
 from .logins import MAX_USERNAME, LoginGuard
 from .passwords import PasswordHashing
-from .storage import ApiKeyRecord, RefreshTokenRecord, Store, UserRecord
+from .storage import ApiKeyRecord, Event, RefreshTokenRecord, Store, UserRecord
+from .storage.base import TokenFamilyRecord
 from .storage.sql import now_ms
 
-__all__ = ["Auth", "Tokens", "new_id"]
+__all__ = ["AccessClaims", "Auth", "Tokens", "new_id"]
+
+logger = logging.getLogger(__name__)
 
 ACCESS_TTL_SECONDS = 30 * 60
 REFRESH_TTL_SECONDS = 60 * 24 * 3600
@@ -128,7 +135,7 @@ class Auth:
             record = await self.store.find_api_key(_sha256(key))
             if record is None or record.disabled:
                 raise AuthError("invalid API key", status_code=401)
-            return await self.issue(record.user_id)
+            return await self.issue(record.user_id, api_key_id=record.id)
         raise AuthError(f"provider {provider!r} is not supported by this server", status_code=400)
 
     async def _check_password(self, username: str, password: str) -> UserRecord | None:
@@ -197,20 +204,46 @@ class Auth:
 
     # ------------------------------------------------------------------ tokens
 
-    async def issue(self, user_id: str) -> Tokens:
-        refresh = secrets.token_urlsafe(32)
-        expires = now_ms() + REFRESH_TTL_SECONDS * 1000
-        await self.store.add_refresh_token(RefreshTokenRecord(_sha256(refresh), user_id, expires))
-        return Tokens(self.access_token(user_id), refresh, user_id, new_id())
+    async def issue(self, user_id: str, *, api_key_id: str | None = None) -> Tokens:
+        """Tokens of a new login: a new family, its first refresh token, an access token.
 
-    def access_token(self, user_id: str) -> str:
+        Raises:
+            AuthError: the user is disabled (401).
+        """
+        user = await self.store.get_user(user_id)
+        if user is None or user.disabled:
+            raise AuthError("this user has been disabled", status_code=401)
+        family = TokenFamilyRecord(new_id(), user_id, api_key_id, now_ms())
+        await self.store.add_token_family(family)
+        refresh = secrets.token_urlsafe(32)
+        await self.store.add_refresh_token(RefreshTokenRecord(
+            _sha256(refresh), user_id, now_ms() + REFRESH_TTL_SECONDS * 1000,
+            family_id=family.id))
+        return Tokens(self.access_token(user_id, family.id, api_key_id), refresh, user_id,
+                      new_id())
+
+    def access_token(self, user_id: str, family_id: str | None = None,
+                     api_key_id: str | None = None) -> str:
         issued = int(time.time())
-        claims = {"sub": user_id, "typ": "access", "iat": issued, "exp": issued + self.access_ttl,
-                  "aud": self.app.app_id}
+        claims: dict[str, Any] = {"sub": user_id, "typ": "access", "iat": issued,
+                                  "exp": issued + self.access_ttl, "aud": self.app.app_id,
+                                  "jti": new_id()}  # a refresh always changes the token
+        if family_id is not None:
+            claims["sid"] = family_id
+        if api_key_id is not None:
+            claims["key"] = api_key_id
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def verify_access(self, token: str) -> str:
         """The user id of a valid access token.
+
+        Raises:
+            AuthError: expired, forged or malformed (401).
+        """
+        return self.access_claims(token).user_id
+
+    def access_claims(self, token: str) -> AccessClaims:
+        """What a valid access token says (signature, audience and expiry checked).
 
         Raises:
             AuthError: expired, forged or malformed (401).
@@ -224,18 +257,121 @@ class Auth:
             raise AuthError("invalid access token", status_code=401) from None
         if claims.get("typ") != "access":
             raise AuthError("invalid access token", status_code=401)
-        return str(claims["sub"])
+        family, key = claims.get("sid"), claims.get("key")
+        return AccessClaims(str(claims["sub"]), None if family is None else str(family),
+                            None if key is None else str(key), int(claims["exp"]))
+
+    async def session_valid(self, claims: AccessClaims) -> bool:
+        """Whether the login behind an access token still stands (not logged out or revoked)."""
+        if claims.family_id is None:
+            return True  # issued before token families existed: it expires on its own
+        family = await self.store.get_token_family(claims.family_id)
+        return family is not None and not family.revoked
 
     async def refresh(self, refresh_token: str) -> str:
-        """A new access token for a valid refresh token.
+        """A new access token for a valid refresh token (see :meth:`rotate`)."""
+        access, _ = await self.rotate(refresh_token)
+        return access
+
+    async def rotate(self, refresh_token: str) -> tuple[str, str]:
+        """Exchange a refresh token for (a new access token, the next refresh token).
+
+        The token presented is retired. A retired token presented again revokes its
+        whole family, so a stolen token stops working for the thief and the owner alike.
 
         Raises:
-            AuthError: unknown, expired or revoked refresh token (401).
+            AuthError: unknown, expired, revoked or reused refresh token, a disabled user
+                or a revoked API key (401).
         """
-        record = await self.store.find_refresh_token(_sha256(refresh_token))
+        invalid = AuthError("invalid session: log in again", status_code=401)
+        token_hash = _sha256(refresh_token)
+        record = await self.store.find_refresh_token(token_hash)
         if record is None or record.revoked or record.expires_at < now_ms():
-            raise AuthError("invalid session: log in again", status_code=401)
-        return self.access_token(record.user_id)
+            raise invalid
+        family = await self._family_of(record)
+        if family.revoked:
+            raise invalid
+        if record.retired:
+            await self._reused(family)
+        user = await self.store.get_user(record.user_id)
+        key = None if family.api_key_id is None else await self.store.get_api_key(
+            family.api_key_id)
+        if user is None or user.disabled or (family.api_key_id is not None
+                                             and (key is None or key.disabled)):
+            await self.revoke_family(family.id)
+            raise invalid
+        new = secrets.token_urlsafe(32)
+        rotated = await self.store.rotate_refresh_token(token_hash, RefreshTokenRecord(
+            _sha256(new), record.user_id, now_ms() + REFRESH_TTL_SECONDS * 1000,
+            family_id=family.id))
+        if not rotated:  # retired (or revoked) since it was read: a concurrent reuse
+            await self._reused(family)
+        return self.access_token(record.user_id, family.id, family.api_key_id), new
+
+    async def _family_of(self, record: RefreshTokenRecord) -> TokenFamilyRecord:
+        # A token from before families existed starts one at its first refresh, named
+        # after itself, so that presenting it again finds (and revokes) that family.
+        family_id = record.family_id or record.token_hash[:24]
+        family = await self.store.get_token_family(family_id)
+        if family is None:
+            await self.store.add_token_family(TokenFamilyRecord(family_id, record.user_id, None,
+                                                                now_ms()))
+            family = await self.store.get_token_family(family_id)
+            assert family is not None
+        return family
+
+    async def _reused(self, family: TokenFamilyRecord) -> None:
+        logger.warning("a retired refresh token of user %s was presented again: revoking "
+                       "that login's tokens", family.user_id)
+        await self.revoke_family(family.id)
+        raise AuthError("this refresh token was already used, so the login it belongs to "
+                        "has been revoked: log in again", status_code=401)
 
     async def log_out(self, refresh_token: str) -> None:
-        await self.store.revoke_refresh_token(_sha256(refresh_token))
+        """Revoke the login of ``refresh_token`` (every token of its family)."""
+        record = await self.store.find_refresh_token(_sha256(refresh_token))
+        if record is None:
+            return
+        await self.store.revoke_refresh_token(record.token_hash)
+        if record.family_id is not None:
+            await self.revoke_family(record.family_id)
+
+    # ------------------------------------------------------------------ revocation
+
+    async def revoke_family(self, family_id: str) -> None:
+        """Revoke one login; its open streams end (on every process)."""
+        await self.store.revoke_token_families(family_id=family_id)
+        await self.store.publish(Event("revoke", f"family:{family_id}"))
+
+    async def set_user_disabled(self, user_id: str, disabled: bool = True) -> bool:
+        """Disable (or enable) a user; disabling revokes every login and ends their streams.
+
+        Returns False when there is no such user.
+        """
+        if not await self.store.set_user_disabled(user_id, disabled):
+            return False
+        if disabled:
+            await self.store.revoke_token_families(user_id=user_id)
+            await self.store.publish(Event("revoke", f"user:{user_id}"))
+        return True
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Disable an API key, revoke every login made with it and end their streams.
+
+        Returns False when there is no such key.
+        """
+        if not await self.store.set_api_key_disabled(key_id, True):
+            return False
+        await self.store.revoke_token_families(api_key_id=key_id)
+        await self.store.publish(Event("revoke", f"key:{key_id}"))
+        return True
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """A checked access token: whose, which login (``family_id``), which API key, until when."""
+
+    user_id: str
+    family_id: str | None
+    api_key_id: str | None
+    expires_at: int  # seconds since the epoch

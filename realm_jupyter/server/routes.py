@@ -70,10 +70,11 @@ async def register(request: Request) -> Response:
 async def session_refresh(request: Request) -> Response:
     service: SyncService = request.app.state.service
     try:
-        token = await service.auth.refresh(bearer_token(request))
+        access, refresh = await service.auth.rotate(bearer_token(request))
     except AuthError as error:
         raise auth_error(error) from None
-    return json_response({"access_token": token}, status=201)
+    # Rotation: the refresh token presented is retired; the client keeps the new one.
+    return json_response({"access_token": access, "refresh_token": refresh}, status=201)
 
 
 async def session_delete(request: Request) -> Response:
@@ -129,8 +130,8 @@ async def upload(request: Request) -> Response:
 
 async def stream(request: Request) -> Response:
     service = _service(request)
-    user = await service.user(bearer_token(request))
-    session = await service.open_stream(user, await json_body(request))
+    user, claims = await service.authenticate(bearer_token(request))
+    session = await service.open_stream(user, await json_body(request), claims)
     started = time.monotonic()
     address = _client_address(request)
     logger.info("session start: user %s client %s from %s", user.id, session.client_id, address)

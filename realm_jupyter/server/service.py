@@ -18,9 +18,10 @@ from ..query import check_subscription
 from ..query.subscription import MAX_SET_TERMS, query_terms
 from ..wire import PROTOCOL_VERSION
 from .appdir import AppConfig
-from .auth import Auth, new_id
+from .auth import AccessClaims, Auth, new_id
 from .feed import HistoryFeed
 from .http import ApiError
+from .revocation import StreamGuard
 from .rules import SessionRules, check_readable_fields
 from .session import BootstrapResume, StreamSession
 from .storage import ClientRecord, Event, Store, UserRecord
@@ -45,17 +46,28 @@ class SyncService:
 
     async def user(self, token: str) -> UserRecord:
         """The user behind an access token (401 when the token or the user is not valid)."""
+        user, _ = await self.authenticate(token)
+        return user
+
+    async def authenticate(self, token: str) -> tuple[UserRecord, AccessClaims]:
+        """The user and the checked claims of an access token.
+
+        Raises:
+            ApiError: 401 for an expired, forged or revoked token, or a disabled user.
+        """
         from ..errors import AuthError
         from .http import auth_error
 
         try:
-            user_id = self.auth.verify_access(token)
+            claims = self.auth.access_claims(token)
         except AuthError as error:
             raise auth_error(error) from None
-        user = await self.store.get_user(user_id)
+        user = await self.store.get_user(claims.user_id)
         if user is None or user.disabled:
             raise ApiError(401, "InvalidSession", "the user of this token no longer exists")
-        return user
+        if not await self.auth.session_valid(claims):
+            raise ApiError(401, "InvalidSession", "this login was revoked: log in again")
+        return user, claims
 
     async def custom_data(self, user: UserRecord) -> dict[str, Any]:
         """``%%user.custom_data``: from the custom user data collection when configured."""
@@ -143,7 +155,8 @@ class SyncService:
                 canonical[object_type] = sorted(rendered)
         return canonical
 
-    async def open_stream(self, user: UserRecord, body: Mapping[str, Any]) -> StreamSession:
+    async def open_stream(self, user: UserRecord, body: Mapping[str, Any],
+                          claims: AccessClaims | None = None) -> StreamSession:
         _check_protocol(body)
         client = await self.client(user, body)
         cursor = body.get("cursor", 0)
@@ -165,10 +178,22 @@ class SyncService:
         except (QueryError, KeyError, TypeError, ValueError) as error:
             raise ApiError(400, "InvalidParameter", f"malformed active set or bootstrap: {error}") \
                 from None
+        guard = None if claims is None else self._guard(user, claims, rules)
         return StreamSession(store=self.store, feed=self.feed, rules=rules, client_id=client.id,
                              cursor=cursor, active=view, resume=resume,
                              view_hash=client.view_hash, shutting_down=self.shutting_down,
-                             refused=refused, readers=self.readers)
+                             refused=refused, readers=self.readers, guard=guard)
+
+    def _guard(self, user: UserRecord, claims: AccessClaims, rules: SessionRules) -> StreamGuard:
+        """What ends this stream when its token expires or its login is revoked."""
+        config = self.app.custom_user_data
+        custom = None if config is None else (config.object_type, config.user_id_field)
+
+        async def reload() -> str:
+            return (await self.rules(user)).fingerprint()
+
+        return StreamGuard(claims, fingerprint=rules.fingerprint(), custom_data=custom,
+                           reload=reload)
 
     def _active_problem(self, queries: Mapping[str, list[str]],
                         rules: SessionRules) -> str | None:

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from ..query.compiler import compile_predicate
 from ..query.dialects import PostgreSQLDialect, SQLiteDialect
 from ..wire import PROTOCOL_VERSION, encode_frame, encode_ipc
 from .feed import HistoryFeed
+from .revocation import StreamGuard
 from .rules import SessionRules
 from .storage import Event, Snapshot, Store
 from .storage.events import Subscription
@@ -74,8 +75,11 @@ class StreamSession:
     def __init__(self, *, store: Store, feed: HistoryFeed, rules: SessionRules, client_id: str,
                  cursor: int, active: View, resume: BootstrapResume | None,
                  view_hash: str | None, shutting_down: asyncio.Event,
-                 refused: str | None = None, readers: set[Any] | None = None) -> None:
+                 refused: str | None = None, readers: set[Any] | None = None,
+                 guard: StreamGuard | None = None) -> None:
         self.store = store
+        self.guard = guard  # ends the stream when its credentials end (server/revocation.py)
+        self._guard_stop = False
         self.readers = readers if readers is not None else set()
         self.refused = refused
         self.feed = feed
@@ -92,14 +96,28 @@ class StreamSession:
 
     async def frames(self) -> AsyncIterator[bytes]:
         with self.store.subscribe() as events:
+            guard = self.guard
+            if guard is not None:
+                events.watch(guard.on_event)
+            first = True
             try:
-                async for frame in self._frames(events):
-                    yield frame
+                async with contextlib.aclosing(self._frames(events)) as frames:
+                    async for frame in frames:
+                        # The first frame answers the request the token was checked for; any
+                        # later one waits until the guard says the credentials still hold.
+                        if not first and guard is not None and await guard.check() is not None:
+                            self._guard_stop = True
+                            break
+                        first = False
+                        yield frame
             except _HistoryGone:
                 yield self._reset_frame(222, "the history this client needs is gone (trimmed, "
                                              "or compacted by a bulk load): it must reset")
+                return
+            if guard is not None and self._guard_stop:
+                yield guard.frame()
 
-    async def _frames(self, events: Subscription) -> AsyncIterator[bytes]:
+    async def _frames(self, events: Subscription) -> AsyncGenerator[bytes, None]:
         if self.refused is not None:
             yield self._reset_frame(226, f"the client's active subscription set cannot be "
                                          f"served ({self.refused}): it must reset")
@@ -124,6 +142,9 @@ class StreamSession:
         waiter: asyncio.Task[Event] | None = None
         try:
             while not self.shutting_down.is_set():
+                if self.guard is not None and await self.guard.check() is not None:
+                    self._guard_stop = True
+                    return
                 if check_client:
                     check_client = False
                     client = await self.store.get_client(self.client_id)
@@ -162,7 +183,10 @@ class StreamSession:
                     continue
                 if waiter is None:
                     waiter = asyncio.ensure_future(events.get())
-                done, _ = await asyncio.wait({waiter}, timeout=PING_SECONDS)
+                wait = PING_SECONDS if self.guard is None else self.guard.wait_seconds(PING_SECONDS)
+                done, _ = await asyncio.wait({waiter}, timeout=wait)
+                if self.guard is not None and self.guard.ended is not None:
+                    continue  # the loop's first check ends the stream
                 if not done:
                     yield encode_frame({"t": "ping", "server_version": self.cursor})
                     continue
@@ -199,6 +223,8 @@ class StreamSession:
             trimmed = await self.store.trimmed_through()
             if trimmed > self.cursor and self.view.version > 0:
                 raise _HistoryGone
+        if self.guard is not None:
+            self.guard.saw(entries)
         batch = await collect_changes(entries, self.view, self.rules, upto, self.client_id)
         header, payload = batch.frame(self.schema)
         self.cursor = upto

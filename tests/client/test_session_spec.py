@@ -21,6 +21,7 @@ from tests.client.proxy import Proxy, proxy_to
 from tests.client.spec import read_table
 from tests.client.support import ALICE, CAROL
 from tests.client.test_session import sync_tasks
+from tests.server.conftest import demo_rows, server_put
 from tests.support.servers import ServerUnderTest
 from tests.support.waiting import eventually
 
@@ -160,9 +161,38 @@ async def walk(tour: Tour, clients: Clients, demo_server: ServerUnderTest) -> No
     assert isinstance(tour.errors.pop(), AuthError) and not tour.errors
     await alice.close()
     tour.pool._users.pop(ALICE.email)
+    await credentials_end(tour, demo_server)
 
     carol = await resets(tour, clients, demo_server)
     await failures(tour, carol)
+
+
+async def credentials_end(tour: Tour, demo_server: ServerUnderTest) -> None:
+    """The server ends a connected stream for its credentials: permissions changed (the
+    token is refreshed and the stream reopened, still connected), then a log out."""
+    profile = next(r for r in demo_rows()["UserProfile"] if r["user_id"] == ALICE.id)
+    alice = await tour.open("alice")
+    await alice.subscribe("Item", "team == 'north'")
+    await tour.connected(alice)
+    await alice.session.wait_for_download(20)
+    seen = len(tour.events(alice))
+    stale = await alice.user.access_token()
+    await server_put(demo_server, "UserProfile", profile["_id"],
+                     lambda d: d.update(teams=["north", "east"]))
+    await eventually(lambda: alice.user._access_token != stale, what="the refresh")
+    await alice.session.wait_for_download(20)  # the reopened stream serves
+    assert tour.events(alice)[seen:] == [] and not tour.errors
+    tour.observed[("active/connected", "reauthenticate")] = combined(alice)
+
+    seen = len(tour.events(alice))
+    await alice.user.log_out()  # the server ends this login's stream
+    await tour.observe(alice, seen, "active/connected", ["auth_failed"])
+    assert [type(e) for e in tour.errors] == [AuthError]
+    tour.errors.clear()
+    await alice.close()
+    tour.pool._users.pop(ALICE.email)
+    await server_put(demo_server, "UserProfile", profile["_id"],
+                     lambda d: d.update(teams=["north"]))
 
 
 async def failures(tour: Tour, carol: Realm) -> None:
@@ -273,4 +303,4 @@ def test_the_table_names_every_state_and_event() -> None:
     assert {s.split("/")[0] for s in STATES} == {"active", "inactive"}
     assert {s.split("/")[1] for s in STATES} == {c.value for c in ConnectionState}
     assert EVENTS == ["resume", "pause", "close", "retry", "stream_opened", "stream_broken",
-                      "auth_failed", "reset", "failed"]
+                      "reauthenticate", "auth_failed", "reset", "failed"]

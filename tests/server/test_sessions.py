@@ -68,7 +68,7 @@ def _rows(payload: bytes | None) -> list[dict[str, Any]]:
     return decode_ipc(payload or b"").to_pylist()
 
 
-async def test_new_custom_user_data_changes_permissions_at_the_next_session(
+async def test_new_custom_user_data_ends_the_stream_and_changes_permissions_at_the_next_session(
         demo_server: ServerUnderTest, http: httpx.AsyncClient) -> None:
     rows = demo_rows()
     profile = next(r for r in rows["UserProfile"] if r["user_id"] == ALICE.id)
@@ -82,14 +82,15 @@ async def test_new_custom_user_data_changes_permissions_at_the_next_session(
                                              if may_read("alice", "Item", r)}
         await server_put(demo_server, "UserProfile", profile["_id"],
                          lambda d: d.update(teams=["south"]))
-        # this session keeps the permissions it started with
+        # the permissions this session started with no longer hold: it ends, and nothing
+        # written after the change is judged by them
         await server_put(demo_server, "Item", south["_id"], lambda d: d.update(priority=1))
-        version = await server_put(demo_server, "Item", north["_id"],
-                                   lambda d: d.update(priority=2))
-        changes = await frames.until(lambda h: h["t"] == "changes"
-                                     and h["server_version"] >= version, replica=alice.replica)
-        arrived = [r["_id"] for h, p in changes for r in split_upserts(h, p).get("Item", [])]
-        assert arrived == [north["_id"]]
+        await server_put(demo_server, "Item", north["_id"], lambda d: d.update(priority=2))
+        seen = await frames.until(lambda h: h["t"] == "error", replica=alice.replica)
+        assert {k: seen[-1][0][k] for k in ("code", "error_code", "action")} == {
+            "code": 229, "error_code": "PermissionsChanged", "action": "RefreshUser"}
+        arrived = [r["_id"] for h, p in seen for r in split_upserts(h, p).get("Item", [])]
+        assert north["_id"] not in arrived
     async with alice.stream() as frames:
         seen = await alice.sync(frames)
     begin = next(h for h, _ in seen if h["t"] == "bootstrap_begin")

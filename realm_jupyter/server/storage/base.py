@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .events import Subscription
 
 __all__ = ["ApiKeyRecord", "Change", "ClientRecord", "Event", "HistoryEntry", "RefreshTokenRecord",
-           "Snapshot", "Store", "UserRecord", "WriteTransaction"]
+           "Snapshot", "Store", "TokenFamilyRecord", "UserRecord", "WriteTransaction"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,24 @@ class ApiKeyRecord:
 
 @dataclass(frozen=True)
 class RefreshTokenRecord:
+    """A refresh token (by hash). ``retired`` once rotated: presenting it again is reuse."""
+
     token_hash: str
     user_id: str
     expires_at: int
+    revoked: bool = False
+    family_id: str | None = None
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class TokenFamilyRecord:
+    """One login and every refresh token rotated from it; revoked as a whole."""
+
+    id: str
+    user_id: str
+    api_key_id: str | None = None
+    created_at: int = 0
     revoked: bool = False
 
 
@@ -105,7 +120,7 @@ class Change:
 class Event:
     """A notification between server processes: new history, or a client's new query."""
 
-    kind: str  # "history" | "client"
+    kind: str  # "history" | "client" | "revoke" ("family:<id>", "key:<id>", "user:<id>")
     value: str
 
 
@@ -272,6 +287,43 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def revoke_refresh_token(self, token_hash: str) -> None: ...
+
+    # ------------------------------------------------------------------ token lifecycle
+
+    @abc.abstractmethod
+    async def add_token_family(self, family: TokenFamilyRecord) -> None:
+        """Record a login; an id already recorded keeps its first record."""
+
+    @abc.abstractmethod
+    async def get_token_family(self, family_id: str) -> TokenFamilyRecord | None: ...
+
+    @abc.abstractmethod
+    async def rotate_refresh_token(self, old_hash: str, new: RefreshTokenRecord) -> bool:
+        """Retire ``old_hash`` and add ``new`` in one transaction.
+
+        Returns False (and adds nothing) when ``old_hash`` was already retired or
+        revoked: the caller treats that as reuse.
+        """
+
+    @abc.abstractmethod
+    async def revoke_token_families(self, *, family_id: str | None = None,
+                                    user_id: str | None = None,
+                                    api_key_id: str | None = None) -> int:
+        """Revoke the families matching exactly one selector, and their refresh tokens."""
+
+    @abc.abstractmethod
+    async def set_user_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Returns False when there is no such user."""
+
+    @abc.abstractmethod
+    async def list_api_keys(self) -> list[ApiKeyRecord]: ...
+
+    @abc.abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    @abc.abstractmethod
+    async def set_api_key_disabled(self, key_id: str, disabled: bool) -> bool:
+        """Returns False when there is no such key."""
 
     # ------------------------------------------------------------------ documents and history
 

@@ -9,6 +9,7 @@ events from other processes reach local sessions the same way.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from .base import Event
 
@@ -21,13 +22,27 @@ class Subscription:
     def __init__(self, broadcaster: Broadcaster) -> None:
         self._broadcaster = broadcaster
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        broadcaster._queues.add(self._queue)
+        self._watcher: Callable[[Event], None] | None = None
+        broadcaster._subscriptions.add(self)
 
     async def get(self) -> Event:
         return await self._queue.get()
 
+    def watch(self, callback: Callable[[Event], None]) -> None:
+        """Also call ``callback(event)`` at once when an event is published.
+
+        For what must be known before the queue is read: a stream in the middle of a
+        bootstrap reads no events, yet must stop at once when its login is revoked.
+        """
+        self._watcher = callback
+
+    def _deliver(self, event: Event) -> None:
+        if self._watcher is not None:
+            self._watcher(event)
+        self._queue.put_nowait(event)
+
     def close(self) -> None:
-        self._broadcaster._queues.discard(self._queue)
+        self._broadcaster._subscriptions.discard(self)
 
     def __enter__(self) -> Subscription:
         return self
@@ -40,15 +55,15 @@ class Broadcaster:
     """Deliver each published event to every current subscription."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[Event]] = set()
+        self._subscriptions: set[Subscription] = set()
 
     def publish(self, event: Event) -> None:
-        for queue in list(self._queues):
-            queue.put_nowait(event)
+        for subscription in list(self._subscriptions):
+            subscription._deliver(event)
 
     def subscribe(self) -> Subscription:
         return Subscription(self)
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._queues)
+        return len(self._subscriptions)

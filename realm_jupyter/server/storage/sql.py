@@ -29,10 +29,10 @@ from .base import (
     ClientRecord,
     Event,
     HistoryEntry,
-    RefreshTokenRecord,
     Store,
     UserRecord,
 )
+from .credentials import CredentialsSQL
 from .events import Broadcaster, Subscription
 from .rows import Transaction, decode_json, history_entry, now_ms, select_documents
 
@@ -42,7 +42,7 @@ T = TypeVar("T")
 DBConnection = Any
 
 
-class SQLStore(Store):
+class SQLStore(CredentialsSQL, Store):
     """Shared implementation over a DB-API driver (sqlite3 or psycopg)."""
 
     #: placeholder of the DB-API driver
@@ -140,6 +140,9 @@ class SQLStore(Store):
             with self._connection() as conn:
                 for statement in self._internal_ddl():
                     conn.execute(statement)
+                for statement in self._credentials_ddl():
+                    conn.execute(statement)
+                self._migrate_credentials(conn)
                 conn.execute(self.sql("INSERT INTO _realm_counter (id, version) VALUES (1, 0) "
                                       "ON CONFLICT (id) DO NOTHING"))
                 for object_schema in self.schema.values():
@@ -228,21 +231,6 @@ class SQLStore(Store):
             return None
         r = rows[0]
         return ApiKeyRecord(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5]))
-
-    async def add_refresh_token(self, token: RefreshTokenRecord) -> None:
-        statement = self.sql("INSERT INTO _realm_refresh_tokens (token_hash, user_id, expires_at, "
-                             "revoked) VALUES (?, ?, ?, ?)")
-        await self._run(lambda: self._execute(statement, (token.token_hash, token.user_id,
-                                                          token.expires_at, token.revoked)))
-
-    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
-        rows = await self._run(lambda: self._query(self.sql(
-            "SELECT token_hash, user_id, expires_at, revoked FROM _realm_refresh_tokens "
-            "WHERE token_hash = ?"), (token_hash,)))
-        if not rows:
-            return None
-        r = rows[0]
-        return RefreshTokenRecord(r[0], r[1], int(r[2]), bool(r[3]))
 
     async def revoke_refresh_token(self, token_hash: str) -> None:
         statement = self.sql("UPDATE _realm_refresh_tokens SET revoked = ? WHERE token_hash = ?")

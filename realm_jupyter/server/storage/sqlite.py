@@ -26,7 +26,7 @@ from ...schema import ObjectSchema
 from . import layout
 from .base import Event, HistoryEntry, Snapshot
 from .private import private_sqlite_files, read_or_create_secret, secret_path
-from .rows import history_entry
+from .rows import history_entry, now_ms
 from .sql import SQLStore
 
 __all__ = ["SQLiteStore"]
@@ -54,6 +54,16 @@ _DDL = [
     "clock TEXT NOT NULL, PRIMARY KEY (object_type, pk))",
     "CREATE INDEX IF NOT EXISTS _realm_history_ts ON _realm_history (ts)",
 ]
+
+#: Events other processes on the same file must hear (a revocation made by the CLI, or by
+#: another server process): SQLite has no NOTIFY, so they go through this table, which each
+#: process's watcher reads. Rows older than ``OUTBOX_KEEP_MS`` are pruned at each insert.
+_OUTBOX_DDL = [
+    "CREATE TABLE IF NOT EXISTS _realm_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "kind TEXT NOT NULL, value TEXT NOT NULL, at INTEGER NOT NULL)",
+]
+CROSS_PROCESS_EVENTS = frozenset({"revoke"})
+OUTBOX_KEEP_MS = 3_600_000
 
 
 def sqlite_path(url: str) -> Path:
@@ -176,6 +186,9 @@ class SQLiteStore(SQLStore):
         self.path = sqlite_path(url)
         self._known_version = 0
         self._watcher: asyncio.Task[None] | None = None
+        self._outbox_seen = 0
+        self._outbox_own: set[int] = set()
+        self._outbox_lock = asyncio.Lock()  # the watcher never reads a row before it is "own"
 
     async def open(self, schema: Mapping[str, ObjectSchema],
                    queryable: Mapping[str, frozenset[str]]) -> None:
@@ -183,6 +196,8 @@ class SQLiteStore(SQLStore):
         await asyncio.to_thread(private_sqlite_files, self.path)
         await super().open(schema, queryable)
         self._known_version = await self.latest_version()
+        rows = await self._run(lambda: self._query("SELECT max(seq) FROM _realm_outbox"))
+        self._outbox_seen = int(rows[0][0] or 0)
         self._watcher = asyncio.create_task(self._watch(), name="realm-store-watch")
 
     async def close(self) -> None:
@@ -195,7 +210,30 @@ class SQLiteStore(SQLStore):
     async def publish(self, event: Event) -> None:
         if event.kind == "history":
             self._known_version = max(self._known_version, int(event.value))
+        if event.kind in CROSS_PROCESS_EVENTS:
+            async with self._outbox_lock:
+                self._outbox_own.add(await self._run(lambda: self._to_outbox(event)))
         await super().publish(event)
+
+    def _to_outbox(self, event: Event) -> int:
+        at = now_ms()
+        self._execute("DELETE FROM _realm_outbox WHERE at < ?", (at - OUTBOX_KEEP_MS,))
+        rows = self._query("INSERT INTO _realm_outbox (kind, value, at) VALUES (?, ?, ?) "
+                           "RETURNING seq", (event.kind, event.value, at))
+        return int(rows[0][0])
+
+    async def _read_outbox(self) -> None:
+        """Publish here what other processes put in the outbox since the last look."""
+        async with self._outbox_lock:
+            rows = await self._run(lambda: self._query(
+                "SELECT seq, kind, value FROM _realm_outbox WHERE seq > ? ORDER BY seq",
+                (self._outbox_seen,)))
+        for seq, kind, value in rows:
+            self._outbox_seen = max(self._outbox_seen, int(seq))
+            if int(seq) in self._outbox_own:  # published here already
+                self._outbox_own.discard(int(seq))
+                continue
+            self._broadcaster.publish(Event(str(kind), str(value)))
 
     async def _watch(self) -> None:
         """Turn other processes' commits into events for this process's sessions."""
@@ -203,6 +241,7 @@ class SQLiteStore(SQLStore):
             await asyncio.sleep(self.WATCH_SECONDS)
             try:
                 latest = await self.latest_version()
+                await self._read_outbox()
             except StorageError:
                 continue
             if latest > self._known_version:
@@ -241,7 +280,7 @@ class SQLiteStore(SQLStore):
         return secret
 
     def _internal_ddl(self) -> list[str]:
-        return _DDL
+        return _DDL + _OUTBOX_DDL
 
     def _begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")

@@ -19,6 +19,7 @@ from realm_jupyter.server.storage import (
     Store,
     UserRecord,
 )
+from realm_jupyter.server.storage.base import TokenFamilyRecord
 
 from .conftest import NOTE, T0, note, open_test_store, put_all, putter
 
@@ -89,6 +90,52 @@ async def test_refresh_tokens_and_revocation(store: Store) -> None:
     assert (await store.find_refresh_token("t2")).revoked is False
     assert await store.find_refresh_token("t3") is None
     await store.revoke_refresh_token("t3")  # unknown: nothing to do, no error
+
+
+async def test_refresh_tokens_rotate_once_and_families_revoke_together(store: Store) -> None:
+    await store.add_token_family(TokenFamilyRecord("f1", "u1", None, 1))
+    await store.add_token_family(TokenFamilyRecord("f2", "u1", "k1", 2))
+    await store.add_token_family(TokenFamilyRecord("f3", "u2", None, 3))
+    assert await store.get_token_family("f2") == TokenFamilyRecord("f2", "u1", "k1", 2, False)
+    assert await store.get_token_family("nope") is None
+    await store.add_refresh_token(RefreshTokenRecord("t1", "u1", 10_000, family_id="f1"))
+    next_one = RefreshTokenRecord("t2", "u1", 20_000, family_id="f1")
+    assert await store.rotate_refresh_token("t1", next_one)
+    assert (await store.find_refresh_token("t1")).retired is True
+    assert await store.find_refresh_token("t2") == next_one
+    # a retired token cannot rotate again (that is reuse), and adds nothing
+    assert not await store.rotate_refresh_token("t1", RefreshTokenRecord("t3", "u1", 1,
+                                                                         family_id="f1"))
+    assert await store.find_refresh_token("t3") is None
+    assert await store.revoke_token_families(family_id="f1") == 1
+    assert (await store.get_token_family("f1")).revoked
+    assert (await store.find_refresh_token("t2")).revoked
+    assert not await store.rotate_refresh_token("t2", RefreshTokenRecord("t4", "u1", 1))
+    assert await store.revoke_token_families(api_key_id="k1") == 1
+    assert not (await store.get_token_family("f3")).revoked
+    assert await store.revoke_token_families(user_id="u2") == 1
+    assert (await store.get_token_family("f3")).revoked
+    with pytest.raises(ValueError):
+        await store.revoke_token_families(user_id="u1", family_id="f1")
+
+
+async def test_users_and_api_keys_can_be_disabled(store: Store) -> None:
+    await store.create_user(UserRecord(id="u1", provider="anon-user"))
+    assert await store.set_user_disabled("u1", True)
+    assert (await store.get_user("u1")).disabled
+    assert await store.set_user_disabled("u1", False)
+    assert not (await store.get_user("u1")).disabled
+    assert not await store.set_user_disabled("nobody", True)
+    first = ApiKeyRecord(id="k1", user_id="u1", name="ci", key_hash="h1", created_at=5)
+    second = ApiKeyRecord(id="k2", user_id="u1", name="nb", key_hash="h2", created_at=6)
+    await store.add_api_key(second)
+    await store.add_api_key(first)
+    assert await store.list_api_keys() == [first, second]
+    assert await store.set_api_key_disabled("k1", True)
+    assert (await store.get_api_key("k1")).disabled
+    assert (await store.find_api_key("h1")).disabled
+    assert await store.get_api_key("k3") is None
+    assert not await store.set_api_key_disabled("k3", True)
 
 
 # --------------------------------------------------------------------------- clients
@@ -234,3 +281,27 @@ async def test_get_documents_by_many_keys(store: Store, size: int) -> None:
     found = await store.get_documents("Note", [d["_id"] for d in documents])
     assert found == {d["_id"]: d for d in documents}
     assert NOTE.primary_key == "_id"
+
+
+async def test_a_store_made_before_token_families_gains_them_on_open(tmp_path: Any) -> None:
+    """Refresh tokens of an older store keep working: the columns are added on open."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    path = tmp_path / "old.sqlite3"
+    conn = adbc.connect(str(path), autocommit=True)
+    cursor = conn.cursor()
+    cursor.execute("CREATE TABLE _realm_refresh_tokens (token_hash TEXT PRIMARY KEY, "
+                   "user_id TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked INTEGER NOT "
+                   "NULL DEFAULT 0)")
+    cursor.execute("INSERT INTO _realm_refresh_tokens VALUES ('old', 'u1', 99, 0)")
+    cursor.close()
+    conn.close()
+    store = await open_test_store(f"sqlite:///{path}")
+    try:
+        assert await store.find_refresh_token("old") == RefreshTokenRecord("old", "u1", 99)
+        assert await store.rotate_refresh_token("old", RefreshTokenRecord("new", "u1", 100,
+                                                                          family_id="f"))
+    finally:
+        await store.close()
+    again = await open_test_store(f"sqlite:///{path}")  # and opening again changes nothing
+    await again.close()

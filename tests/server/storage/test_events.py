@@ -75,3 +75,26 @@ async def test_events_cross_processes_on_one_postgresql_database(postgres_url: s
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_revocations_cross_processes_on_both_stores(store: Store) -> None:
+    """Revocations must reach every process's streams, on SQLite too (through its outbox):
+    a CLI revoking an API key is another process than the server holding the streams."""
+    other = await open_test_store(store.url)
+    try:
+        with other.subscribe() as events, store.subscribe() as own:
+            heard: list[Event] = []
+            own.watch(heard.append)  # told as the event arrives, before the queue is read
+            await store.publish(Event("revoke", "family:f1"))
+            assert await next_event(own, "revoke") == Event("revoke", "family:f1")
+            assert heard == [Event("revoke", "family:f1")]
+            assert await next_event(events, "revoke") == Event("revoke", "family:f1")
+            await other.publish(Event("revoke", "key:k1"))
+            assert await next_event(own, "revoke") == Event("revoke", "key:k1")
+            await store.publish(Event("revoke", "user:u1"))
+            # each process hears each revocation once, its own included
+            assert await next_event(own, "revoke") == Event("revoke", "user:u1")
+            assert await next_event(events, "revoke") == Event("revoke", "key:k1")
+            assert await next_event(events, "revoke") == Event("revoke", "user:u1")
+    finally:
+        await other.close()
