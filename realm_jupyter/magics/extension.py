@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import logging
 import shlex
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,6 +34,8 @@ from .display import CellOutput, usage_error
 from .transformer import TopLevelRewriter
 
 __all__ = ["RealmMagics"]
+
+logger = logging.getLogger(__name__)
 
 _COMMANDS: dict[str, Callable[..., Any]] = {
     "realm_connect": connect.run,
@@ -117,11 +120,16 @@ class RealmMagics(Magics):
     # ------------------------------------------------------------------ plumbing
 
     def _last_write(self) -> int | None:
-        """The newest local write version, or None when not connected."""
+        """The newest local write version, or None when not connected (or unreadable: this
+        runs before every cell, and must never stop one)."""
         connection = self.context.connection
         if connection is None or connection.realm.closed:
             return None
-        return connection.realm.writes.last_client_version()
+        try:
+            return connection.realm.writes.last_client_version()
+        except Exception:
+            logger.debug("cannot read the local write version", exc_info=True)
+            return None
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
