@@ -160,8 +160,13 @@ class Cache:
                     hint="close the other realm on it first (await realm.close())")
         # Capped memory, spilling beside the cache file (``<cache>.tmp``, created on demand)
         # instead of failing or growing the kernel: see memory_limit().
+        temp = Path(f"{self.path}.tmp")
         config: dict[str, str | bool | int | float | list[str]] = {
-            "memory_limit": memory_limit(), "temp_directory": f"{self.path}.tmp"}
+            "memory_limit": memory_limit(), "temp_directory": str(temp)}
+        if not read_only:  # spilled pages are cached data: owner-only, like the cache file
+            temp.mkdir(mode=0o700, exist_ok=True)
+            with contextlib.suppress(OSError):
+                temp.chmod(0o700)
         try:
             self.connection = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as error:

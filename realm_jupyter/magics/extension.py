@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import logging
 import shlex
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,6 +34,8 @@ from .display import CellOutput, usage_error
 from .transformer import TopLevelRewriter
 
 __all__ = ["RealmMagics"]
+
+logger = logging.getLogger(__name__)
 
 _COMMANDS: dict[str, Callable[..., Any]] = {
     "realm_connect": connect.run,
@@ -62,11 +65,17 @@ def require_quoted_query(name: str, parsed: argparse.Namespace, line: str) -> No
     """
     if not parsed.args or "$" in (parsed.query or ""):
         return
+    raise UsageError(f"%{name}: put the query in quotes, as one argument\n"
+                     f"Hint: {_quoted_example(name, parsed.type, line)}")
+
+
+def _quoted_example(name: str, object_type: str, line: str) -> str:
+    """The line with the words after the type in double quotes, as they were typed."""
     text = strip_comment(line).strip()
-    rest = text[text.find(parsed.type) + len(parsed.type):].strip() if parsed.type in text else ""
-    example = (f'%{name} {parsed.type} "{rest}"' if rest and '"' not in rest and "--" not in rest
-               else f'%{name} {parsed.type} "status == \'open\'"')
-    raise UsageError(f"%{name}: put the query in quotes, as one argument\nHint: {example}")
+    rest = text[text.find(object_type) + len(object_type):].strip() if object_type in text else ""
+    if rest and '"' not in rest and "--" not in rest:
+        return f'%{name} {object_type} "{rest}"'
+    return f'%{name} {object_type} "status == \'open\'"'
 
 #: Commands that wait for the server when run from a cell (the registered line magic does not).
 _IN_A_CELL: dict[str, Callable[..., Any]] = {"realm_write": write.run_and_confirm}
@@ -121,11 +130,16 @@ class RealmMagics(Magics):
     # ------------------------------------------------------------------ plumbing
 
     def _last_write(self) -> int | None:
-        """The newest local write version, or None when not connected."""
+        """The newest local write version, or None when not connected (or unreadable: this
+        runs before every cell, and must never stop one)."""
         connection = self.context.connection
         if connection is None or connection.realm.closed:
             return None
-        return connection.realm.writes.last_client_version()
+        try:
+            return connection.realm.writes.last_client_version()
+        except Exception:
+            logger.debug("cannot read the local write version", exc_info=True)
+            return None
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -143,7 +157,13 @@ class RealmMagics(Magics):
             argv = shlex.split(strip_comment(line))
         except ValueError as error:
             raise UsageError(f"%{name}: {error} (check the quotes)") from None
-        parsed: argparse.Namespace = getattr(self, name).parser.parse_args(argv)
+        try:
+            parsed: argparse.Namespace = getattr(self, name).parser.parse_args(argv)
+        except UsageError as error:
+            if name == "realm_explore" and argv and "unrecognized arguments" in str(error):
+                raise UsageError(f"%{name}: put the filter in quotes, as one argument\nHint: "
+                                 f"{_quoted_example(name, argv[0], line)}") from None
+            raise
         if name in _QUERY_MAGICS:
             require_quoted_query(name, parsed, line)
         return parsed

@@ -144,6 +144,7 @@ def test_duckdb_memory_is_capped_and_spills_beside_the_cache(
                                     "current_setting('temp_directory')").fetchall()[0]
         assert limit == "22.8 MiB"  # DuckDB shows 24 MB in MiB
         assert temp == f"{tmp_path / 'c.duckdb'}.tmp"
+        assert (tmp_path / "c.duckdb.tmp").stat().st_mode & 0o777 == 0o700  # spills: owner-only
         cache.execute("CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) || "
                       "md5((range + 1)::VARCHAR) AS s FROM range(600000)")
         rows = cache.execute("SELECT count(*), min(s), max(s) FROM (SELECT s FROM big ORDER BY s "

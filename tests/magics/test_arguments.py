@@ -27,3 +27,18 @@ def test_an_unclosed_quote_is_left_for_shlex_to_report() -> None:
     assert strip_comment(line) == line
     with pytest.raises(ValueError, match="quotation"):
         shlex.split(strip_comment(line))
+
+
+def test_an_unquoted_explorer_filter_says_to_quote_it() -> None:
+    from IPython.core.error import UsageError
+
+    from realm_jupyter.magics.extension import RealmMagics
+
+    magics = RealmMagics(shell=None)
+    with pytest.raises(UsageError) as raised:
+        magics._parse("realm_explore", "Order status == 'returned'")
+    assert str(raised.value).splitlines() == [
+        "%realm_explore: put the filter in quotes, as one argument",
+        "Hint: %realm_explore Order \"status == 'returned'\""]
+    assert magics._parse("realm_explore", "Order \"status == 'returned'\"").query == \
+        "status == 'returned'"
