@@ -23,6 +23,7 @@ from .http import ApiError
 from .rules import SessionRules
 from .session import BootstrapResume, StreamSession
 from .storage import ClientRecord, Event, Store, UserRecord
+from .streaming import StreamStats
 from .views import View
 
 __all__ = ["SyncService"]
@@ -39,6 +40,7 @@ class SyncService:
         self.shutting_down = asyncio.Event()
         self.readers: set[Any] = set()  # open bootstrap snapshots
         self.sessions = 0
+        self.streams: set[StreamStats] = set()  # what each open stream buffers
 
     # ------------------------------------------------------------------ identity
 
