@@ -43,6 +43,7 @@ __all__ = ["ConnectionState", "SessionState", "SyncSession"]
 
 logger = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0  # seconds close() waits for the cancelled tasks
+_PROGRESS = frozenset({"batch", "remove", "bootstrap_end", "changes", "mark"})
 
 
 class ConnectionState(enum.StrEnum):
@@ -90,6 +91,7 @@ class SyncSession(DownloadFrames):
         self._progress_listeners: list[Callable[[Progress], None]] = []
         self._change_listeners: list[Callable[[set[str]], None]] = []
         self.progress = ProgressTracker()
+        self._init_staging()
 
     def __repr__(self) -> str:
         return f"SyncSession({self.state.value}, {self.connection_state.value})"
@@ -316,16 +318,23 @@ class SyncSession(DownloadFrames):
             body["bootstrap"] = {"version": staged["version"], "kind": staged["kind"],
                                  "first_snapshot": staged["first_snapshot"],
                                  "step": staged["step"], "after": staged["after"]}
-        async with realm.transport.stream(body, realm.user.access_token) as frames:
-            async for header, payload in frames:
-                self._handle(header, payload)  # an error frame (reset) raises before "connected"
-                if self.connection_state is not ConnectionState.CONNECTED:
-                    self._set_connection(ConnectionState.CONNECTED)
-                    self.backoff.reset()
-                    self._queries_wakeup.set()
-                    self._uploads_wakeup.set()
-                self._changed.fire()
-                await asyncio.sleep(0)
+        resuming = body["bootstrap"] is not None
+        try:
+            async with realm.transport.stream(body, realm.user.access_token) as frames:
+                async for header, payload in frames:
+                    self._handle(header, payload)  # an error frame (reset) raises first
+                    if self.connection_state is not ConnectionState.CONNECTED:
+                        self._set_connection(ConnectionState.CONNECTED)
+                        self._queries_wakeup.set()
+                        self._uploads_wakeup.set()
+                    # A connection that works resets the backoff; one resuming a bootstrap
+                    # only once it brought data, so that cuts before any batch back off.
+                    if not resuming or header["t"] in _PROGRESS:
+                        self.backoff.reset()
+                    self._changed.fire()
+                    await asyncio.sleep(0)
+        finally:  # a cut: what arrived is staged, and the next connection resumes after it
+            self._stage_received()
 
     # ------------------------------------------------------------------ queries
 
