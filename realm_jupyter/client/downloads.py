@@ -57,11 +57,13 @@ class DownloadFrames:
     _report_progress: Callable[[Progress], None]
     _report_changes: Callable[[set[str]], None]
 
+    rows_received: int
     _received: list[pa.Table]
     _received_at: tuple[str, int, Any] | None  # (object type, step, last primary key)
     _stage_timer: asyncio.TimerHandle | None
 
     def _init_staging(self) -> None:
+        self.rows_received = 0  # bootstrap rows kept, ever (a connection brought data)
         self._received = []
         self._received_at = None
         self._stage_timer = None
@@ -151,6 +153,7 @@ class DownloadFrames:
             self._stage_received()
         self._received.append(table)
         self._received_at = (object_type, step, after)
+        self.rows_received += table.num_rows
         if sum(t.num_rows for t in self._received) >= STAGE_ROWS or header.get(TRUNCATED):
             self._stage_received()
         elif self._stage_timer is None:

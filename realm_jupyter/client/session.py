@@ -43,7 +43,7 @@ __all__ = ["ConnectionState", "SessionState", "SyncSession"]
 
 logger = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0  # seconds close() waits for the cancelled tasks
-_PROGRESS = frozenset({"batch", "remove", "bootstrap_end", "changes", "mark"})
+_PROGRESS = frozenset({"remove", "bootstrap_end", "changes", "mark"})  # and batches with rows
 
 
 class ConnectionState(enum.StrEnum):
@@ -318,7 +318,7 @@ class SyncSession(DownloadFrames):
             body["bootstrap"] = {"version": staged["version"], "kind": staged["kind"],
                                  "first_snapshot": staged["first_snapshot"],
                                  "step": staged["step"], "after": staged["after"]}
-        resuming = body["bootstrap"] is not None
+        resuming, rows = body["bootstrap"] is not None, self.rows_received
         try:
             async with realm.transport.stream(body, realm.user.access_token) as frames:
                 async for header, payload in frames:
@@ -329,7 +329,7 @@ class SyncSession(DownloadFrames):
                         self._uploads_wakeup.set()
                     # A connection that works resets the backoff; one resuming a bootstrap
                     # only once it brought data, so that cuts before any batch back off.
-                    if not resuming or header["t"] in _PROGRESS:
+                    if not resuming or header["t"] in _PROGRESS or self.rows_received > rows:
                         self.backoff.reset()
                     self._changed.fire()
                     await asyncio.sleep(0)

@@ -27,6 +27,7 @@ from tests.client.conftest import Clients
 from tests.client.proxy import proxy_to
 from tests.client.support import CAROL
 from tests.support.servers import serving
+from tests.support.waiting import eventually
 
 DOCUMENTS = 110_000  # the demo app at this size holds 105,000 Orders (~20 MB on the wire)
 WRITE_EVERY = 8_000  # rows received between two concurrent writes
@@ -119,5 +120,34 @@ async def test_a_bootstrap_cut_every_few_megabytes_completes_without_fetching_tw
             log = carol.changes()
             applied = log[(log["origin"] == "bootstrap") & (log["object_type"] == "Order")]
             assert len(applied) == 1  # one bootstrap, applied once
+        finally:
+            await clients.aclose()
+
+
+async def test_reconnects_that_bring_no_data_back_off(store_url: str, tmp_path: Path) -> None:
+    async with serving(store_url, demo_size=20_000) as server, proxy_to(server.url) as proxy:
+        clients = Clients(server, tmp_path, url=proxy.url)
+        try:
+            carol = await clients.open(CAROL.email)
+            await carol.subscriptions.wait_for_synchronization(30)
+            carol.session.backoff = Backoff(initial=0.01, maximum=0.2, rng=random.Random(3))
+            proxy.cut_at_random(random.Random(1), 600_000, 600_000)  # one cut mid-bootstrap
+            proxy.cut()
+            await carol.subscribe("Order", name="orders", wait="never")
+
+            async def staged() -> bool:
+                return bool((await carol.staged() or {}).get("received"))
+
+            await eventually(staged, timeout=30, what="a staged batch")
+            # From now on every connection dies after its first few frames: connected, but
+            # never a batch. The delays grow instead of starting over at each connection.
+            proxy.cut_at_random(random.Random(2), 1_500, 1_500)
+            proxy.cut()
+            await eventually(lambda: carol.session.backoff.attempts >= 5, timeout=30,
+                             what="the backoff to grow")
+            proxy.cut_at_random(None)
+            await carol.subscriptions.wait_for_synchronization(60)
+            assert carol.count("Order") == document_counts(20_000)["Order"]
+            assert carol.session.backoff.attempts == 0  # reset by the connection that worked
         finally:
             await clients.aclose()
