@@ -83,10 +83,15 @@ class FrameResponse(Response):
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self.streams.discard(stats)
+            # Clean-up never raises: a producer's failure was raised above, and a send that
+            # failed means the client is gone, which is how every stream ends.
+            try:
+                outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+                for task, outcome in zip(tasks, outcomes, strict=True):
+                    if isinstance(outcome, Exception) and task is not producer:
+                        logger.debug("stream %s ended: %s", task.get_name(), outcome)
+            finally:
+                self.streams.discard(stats)
 
     async def _produce(self, queue: asyncio.Queue[bytes | None], stats: StreamStats) -> None:
         async with contextlib.aclosing(self.frames) as frames:
