@@ -46,6 +46,7 @@ __all__ = [
     "arrow_schema",
     "arrow_type",
     "decode_ipc",
+    "decode_ipc_prefix",
     "encode_frame",
     "encode_ipc",
     "rows_to_arrow",
@@ -103,11 +104,20 @@ def _parse_plain_date(text: str) -> Any:
     return dt.datetime.fromisoformat(text)
 
 
-def encode_ipc(table: pa.Table | pa.RecordBatch) -> bytes:
-    """One Arrow IPC stream holding ``table``."""
+def encode_ipc(table: pa.Table | pa.RecordBatch, chunk_bytes: int | None = None) -> bytes:
+    """One Arrow IPC stream holding ``table``.
+
+    With ``chunk_bytes``, the rows go in record batches of about that many bytes, so that
+    a reader cut off in the middle of the stream can still use the batches before the cut
+    (:func:`decode_ipc_prefix`).
+    """
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write(table)
+        if chunk_bytes is None or not table.num_rows or not isinstance(table, pa.Table):
+            writer.write(table)
+        else:
+            rows = max(1, int(table.num_rows * chunk_bytes // max(1, table.nbytes)))
+            writer.write_table(table, max_chunksize=rows)
     return sink.getvalue()
 
 
@@ -121,6 +131,24 @@ def decode_ipc(payload: bytes) -> pa.Table:
         return pa.ipc.open_stream(payload).read_all()
     except (pa.ArrowException, OSError) as error:  # corrupt bytes can raise any Arrow error
         raise ProtocolError(f"bad Arrow payload: {error}") from error
+
+
+def decode_ipc_prefix(payload: bytes) -> pa.Table | None:
+    """The complete record batches at the start of a cut-off Arrow IPC stream.
+
+    None when not even the schema arrived; an empty table when no batch did.
+    """
+    try:
+        reader = pa.ipc.open_stream(payload)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch())
+        except (StopIteration, pa.ArrowInvalid, OSError):
+            break
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def encode_frame(header: Mapping[str, Any], payload: bytes | None = None) -> bytes:

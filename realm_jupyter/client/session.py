@@ -51,6 +51,7 @@ STOP_TIMEOUT = 10.0  # seconds close() waits for the cancelled tasks
 #: A stream that ends for its token again this soon after the last refresh backs off
 #: instead of reopening at once, so a server that keeps refusing cannot make a loop.
 REAUTH_MIN_INTERVAL = 1.0
+_PROGRESS = frozenset({"remove", "bootstrap_end", "changes", "mark"})  # and batches with rows
 
 
 class ConnectionState(enum.StrEnum):
@@ -103,6 +104,7 @@ class SyncSession(DownloadFrames):
         self.progress = ProgressTracker()
         self._stream_token: str | None = None  # the access token the open stream was sent
         self._reauthenticated_at: float | None = None
+        self._init_staging()
 
     def __repr__(self) -> str:
         return f"SyncSession({self.state.value}, {self.connection_state.value})"
@@ -389,16 +391,23 @@ class SyncSession(DownloadFrames):
             body["bootstrap"] = {"version": staged["version"], "kind": staged["kind"],
                                  "first_snapshot": staged["first_snapshot"],
                                  "step": staged["step"], "after": staged["after"]}
-        async with realm.transport.stream(body, self._stream_token_source) as frames:
-            async for header, payload in frames:
-                self._handle(header, payload)  # an error frame (reset) raises before "connected"
-                if self.connection_state is not ConnectionState.CONNECTED:
-                    self._set_connection(ConnectionState.CONNECTED)
-                    self.backoff.reset()
-                    self._queries_wakeup.set()
-                    self._uploads_wakeup.set()
-                self._changed.fire()
-                await asyncio.sleep(0)
+        resuming, rows = body["bootstrap"] is not None, self.rows_received
+        try:
+            async with realm.transport.stream(body, self._stream_token_source) as frames:
+                async for header, payload in frames:
+                    self._handle(header, payload)  # an error frame (reset) raises first
+                    if self.connection_state is not ConnectionState.CONNECTED:
+                        self._set_connection(ConnectionState.CONNECTED)
+                        self._queries_wakeup.set()
+                        self._uploads_wakeup.set()
+                    # A connection that works resets the backoff; one resuming a bootstrap
+                    # only once it brought data, so that cuts before any batch back off.
+                    if not resuming or header["t"] in _PROGRESS or self.rows_received > rows:
+                        self.backoff.reset()
+                    self._changed.fire()
+                    await asyncio.sleep(0)
+        finally:  # a cut: what arrived is staged, and the next connection resumes after it
+            self._stage_received()
 
     # ------------------------------------------------------------------ queries
 

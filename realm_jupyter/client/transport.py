@@ -18,7 +18,7 @@ import orjson
 from ..errors import AuthError, ProtocolError, ServerUnavailableError, SyncError
 from ..wire import PROTOCOL_VERSION
 
-__all__ = ["Frame", "RequestError", "Transport", "not_a_sync_server", "read_frames"]
+__all__ = ["TRUNCATED", "Frame", "RequestError", "Transport", "not_a_sync_server", "read_frames"]
 
 Frame = tuple[dict[str, Any], bytes | None]
 TokenSource = Callable[[bool], Awaitable[str]]
@@ -170,26 +170,41 @@ def _frame_header(line: bytes) -> dict[str, Any]:
     return header
 
 
+#: Set (to True) in the header of a ``batch`` frame whose payload the connection cut off:
+#: the payload is the part that arrived (docs/protocol.md §5.2, resuming).
+TRUNCATED = "_truncated"
+
+
 async def read_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[Frame]:
-    """Split a byte stream into frames: a JSON line, then ``payload`` bytes if announced."""
+    """Split a byte stream into frames: a JSON line, then ``payload`` bytes if announced.
+
+    When the stream breaks in the middle of a ``batch`` frame's payload, the part that
+    arrived comes out as a last frame marked :data:`TRUNCATED` (its complete Arrow record
+    batches are worth keeping), and then the error is raised.
+    """
     buffer = bytearray()
     header: dict[str, Any] | None = None
-    async for chunk in chunks:
-        buffer += chunk
-        while True:
-            if header is None:
-                end = buffer.find(b"\n")
-                if end < 0:
-                    if len(buffer) > MAX_HEADER_BYTES:
-                        raise ProtocolError(f"bad frame header from the server: no line end in "
-                                            f"{MAX_HEADER_BYTES:,} bytes")
+    try:
+        async for chunk in chunks:
+            buffer += chunk
+            while True:
+                if header is None:
+                    end = buffer.find(b"\n")
+                    if end < 0:
+                        if len(buffer) > MAX_HEADER_BYTES:
+                            raise ProtocolError(f"bad frame header from the server: no line end "
+                                                f"in {MAX_HEADER_BYTES:,} bytes")
+                        break
+                    header = _frame_header(bytes(buffer[:end]))
+                    del buffer[: end + 1]
+                size = header.get("payload", 0)
+                if len(buffer) < size:
                     break
-                header = _frame_header(bytes(buffer[:end]))
-                del buffer[: end + 1]
-            size = header.get("payload", 0)
-            if len(buffer) < size:
-                break
-            payload = bytes(buffer[:size]) if size else None
-            del buffer[:size]
-            frame_header, header = header, None
-            yield frame_header, payload
+                payload = bytes(buffer[:size]) if size else None
+                del buffer[:size]
+                frame_header, header = header, None
+                yield frame_header, payload
+    except Exception:
+        if header is not None and header.get("t") == "batch" and buffer:
+            yield {**header, TRUNCATED: True}, bytes(buffer)
+        raise

@@ -5,17 +5,19 @@ Paths mirror App Services' client API (docs/protocol.md §1).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import AuthError
 from .http import ApiError, auth_error, bearer_token, json_body, json_response
+from .streaming import FrameResponse
 
 if TYPE_CHECKING:
     from .service import SyncService
@@ -136,18 +138,19 @@ async def stream(request: Request) -> Response:
     address = _client_address(request)
     logger.info("session start: user %s client %s from %s", user.id, session.client_id, address)
 
-    async def frames() -> AsyncIterator[bytes]:
+    async def frames() -> AsyncGenerator[bytes, None]:
         service.sessions += 1
         try:
-            async for frame in session.frames():
-                yield frame
+            async with contextlib.aclosing(session.frames()) as stream:
+                async for frame in stream:
+                    yield frame
         finally:
             service.sessions -= 1
             logger.info("session end: user %s client %s after %.1f s", user.id, session.client_id,
                         time.monotonic() - started)
 
-    return StreamingResponse(frames(), media_type="application/x-ndjson",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return FrameResponse(frames(), service.streams,
+                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 async def health(request: Request) -> Response:

@@ -25,6 +25,7 @@ from .revocation import StreamGuard
 from .rules import SessionRules, check_readable_fields
 from .session import BootstrapResume, StreamSession
 from .storage import ClientRecord, Event, Store, UserRecord
+from .streaming import StreamStats
 from .views import View
 
 __all__ = ["SyncService"]
@@ -41,6 +42,7 @@ class SyncService:
         self.shutting_down = asyncio.Event()
         self.readers: set[Any] = set()  # open bootstrap snapshots
         self.sessions = 0
+        self.streams: set[StreamStats] = set()  # what each open stream buffers
 
     # ------------------------------------------------------------------ identity
 

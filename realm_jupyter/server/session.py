@@ -36,10 +36,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PING_SECONDS = 15.0
-#: Rows per bootstrap ``batch`` frame: DuckDB's row-group size, so that each batch the
-#: client stages fills whole row groups and its commit writes them once (benchmark B1:
-#: 50,000-row batches rewrote partial row groups at every commit, twice the staging CPU).
+#: Most rows in one bootstrap ``batch`` frame: DuckDB's row-group size (the client stages
+#: whole row groups at a time, however many frames they came in; see client/downloads.py).
 BATCH_ROWS = 122_880
+#: About the most Arrow bytes in one ``batch`` frame (~22,000 demo Orders): a connection
+#: cut mid-frame costs at most this much again, and a stream holds about this much.
+BATCH_BYTES = 4 << 20
+#: About the bytes of each record batch inside a frame's Arrow payload: a client cut off
+#: mid-frame keeps the record batches before the cut (docs/protocol.md §5.2).
+CHUNK_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,9 @@ class StreamSession:
         dialect = store.dialect
         self.dialect = SQLiteDialect() if dialect == "sqlite" else PostgreSQLDialect("numeric")
 
-    async def frames(self) -> AsyncIterator[bytes]:
+    async def frames(self) -> AsyncGenerator[bytes, None]:
+        # Every generator below is closed explicitly (``aclosing``) when the client leaves:
+        # one left suspended would hold its snapshot and buffers until garbage collection.
         with self.store.subscribe() as events:
             guard = self.guard
             if guard is not None:
@@ -164,8 +171,10 @@ class StreamSession:
                                                 "error": error.message})
                     if pending or permissions_changed:
                         full = self.view.version == 0 or permissions_changed
-                        async for frame in self._bootstrap(target, "full" if full else "diff"):
-                            yield frame
+                        bootstrap = self._bootstrap(target, "full" if full else "diff")
+                        async with contextlib.aclosing(bootstrap):
+                            async for frame in bootstrap:
+                                yield frame
                         permissions_changed = False
                         if self.view_hash != fingerprint:
                             await self.store.set_view_hash(self.client_id, fingerprint)
@@ -232,12 +241,13 @@ class StreamSession:
 
     # ------------------------------------------------------------------ bootstraps
 
-    async def _bootstrap(self, target: View, kind: str) -> AsyncIterator[bytes]:
+    async def _bootstrap(self, target: View, kind: str) -> AsyncGenerator[bytes, None]:
         reader = _Reader(await _open_snapshot(self.store))
         self.readers.add(reader)  # the service closes what is still open at shutdown
         try:
-            async for frame in self._bootstrap_from(reader, target, kind):
-                yield frame
+            async with contextlib.aclosing(self._bootstrap_from(reader, target, kind)) as frames:
+                async for frame in frames:
+                    yield frame
         finally:
             # Even when the client went away (the task is being cancelled, and anyio cancels
             # every await again), the snapshot closes — after the read in flight, never under it.
@@ -247,7 +257,7 @@ class StreamSession:
                 await asyncio.shield(closing)
 
     async def _bootstrap_from(self, snapshot: _Reader, target: View,
-                              kind: str) -> AsyncIterator[bytes]:
+                              kind: str) -> AsyncGenerator[bytes, None]:
         resume = self.resume
         self.resume = None
         if resume is not None and (resume.version != target.version or resume.kind != kind):
@@ -287,14 +297,18 @@ class StreamSession:
             if step.action == "add":
                 hidden = self.rules[step.object_type].hidden_fields
                 batches = snapshot.batches(object_schema, where, params, functions=functions,
-                                           hidden=hidden, after=after, batch_rows=BATCH_ROWS)
-                async for table in snapshot.iterate(batches):
-                    received += table.num_rows
+                                           hidden=hidden, after=after, batch_rows=BATCH_ROWS,
+                                           batch_bytes=BATCH_BYTES)
+                while (table := await snapshot.next(batches)) is not None:
+                    rows = table.num_rows
+                    received += rows
                     last = table.column(object_schema.primary_key)[-1].as_py()
-                    yield encode_frame({"t": "batch", "version": target.version,
-                                        "type": step.object_type, "rows": table.num_rows,
-                                        "step": index, "after": last, "received": received},
-                                       encode_ipc(table))
+                    frame = encode_frame({"t": "batch", "version": target.version,
+                                          "type": step.object_type, "rows": rows,
+                                          "step": index, "after": last, "received": received},
+                                         encode_ipc(table, CHUNK_BYTES))
+                    del table  # only the encoded frame waits for the socket
+                    yield frame
             else:
                 pks = snapshot.pks(object_schema, where, params, functions=functions, after=after,
                                    batch_rows=BATCH_ROWS)
@@ -386,6 +400,10 @@ class _Reader:
             if self._closed:
                 raise RuntimeError("the snapshot is closed")
             return function(*args)
+
+    async def next(self, iterator: Iterator[T]) -> T | None:
+        """The next item of a blocking iterator, read on a worker thread (None at its end)."""
+        return await self.call(next, iterator, None)
 
     async def iterate(self, iterator: Iterator[Any]) -> AsyncIterator[Any]:
         """Pull a blocking iterator one item at a time on a worker thread."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 
@@ -13,7 +14,9 @@ class Proxy:
     """Forwards ``127.0.0.1:<port>`` to ``target``; ``cut()`` drops every open connection,
     ``refuse = True`` closes new ones at once, and ``allow(n)`` lets only ``n`` more bytes
     flow from the server to the client (``allow(None)``: no limit). ``attempts`` holds the
-    accept times."""
+    accept times. ``cut_at_random(rng, low, high)`` drops each new connection once it has
+    carried a random ``low``–``high`` bytes from the server; ``downloaded`` counts the
+    bytes that reached the client."""
 
     def __init__(self, target_url: str) -> None:
         parts = urlsplit(target_url)
@@ -22,6 +25,8 @@ class Proxy:
         self.budget: int | None = None
         self._budget_changed = asyncio.Event()
         self.attempts: list[float] = []
+        self.downloaded = 0
+        self._cuts: tuple[random.Random, int, int] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
@@ -44,8 +49,19 @@ class Proxy:
             writer.close()
             return
         self._writers.update((writer, up_writer))
+        limit = None
+        if self._cuts is not None:
+            rng, low, high = self._cuts
+            limit = rng.randint(low, high)
+
+        def drop() -> None:
+            for end in (writer, up_writer):
+                with contextlib.suppress(Exception):
+                    end.transport.abort()
+
         for source, sink, metered in ((reader, up_writer, False), (up_reader, writer, True)):
-            task = asyncio.create_task(self._pipe(source, sink, metered))
+            task = asyncio.create_task(self._pipe(source, sink, metered,
+                                                  limit if metered else None, drop))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -54,10 +70,27 @@ class Proxy:
         self._budget_changed.set()
         self._budget_changed = asyncio.Event()
 
+    def cut_at_random(self, rng: random.Random | None, low: int = 0, high: int = 0) -> None:
+        """Cut every connection opened from now on after ``rng.randint(low, high)`` bytes
+        from the server (``None``: stop cutting)."""
+        self._cuts = None if rng is None else (rng, low, high)
+
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter,
-                    metered: bool) -> None:
+                    metered: bool, limit: int | None = None,
+                    drop: Callable[[], None] | None = None) -> None:
         try:
             while data := await source.read(65536):
+                if limit is not None and len(data) >= limit:
+                    sink.write(data[:limit])
+                    self.downloaded += limit
+                    await sink.drain()
+                    assert drop is not None
+                    drop()
+                    return
+                if limit is not None:
+                    limit -= len(data)
+                if metered:
+                    self.downloaded += len(data)
                 while data:
                     while metered and self.budget is not None and self.budget <= 0:
                         await self._budget_changed.wait()

@@ -183,8 +183,10 @@ class Snapshot(abc.ABC):
     @abc.abstractmethod
     def batches(self, object_schema: ObjectSchema, where: str, params: Sequence[Any], *,
                 functions: frozenset[str] = frozenset(), hidden: frozenset[str] = frozenset(),
-                after: Any = None, batch_rows: int = 50_000) -> Iterator[pa.Table]:
-        """Matching documents in primary-key order, after ``after``, as wire-schema tables."""
+                after: Any = None, batch_rows: int = 50_000,
+                batch_bytes: int | None = None) -> Iterator[pa.Table]:
+        """Matching documents in primary-key order, after ``after``, as wire-schema tables
+        of at most ``batch_rows`` rows and about ``batch_bytes`` bytes each."""
 
     @abc.abstractmethod
     def pks(self, object_schema: ObjectSchema, where: str, params: Sequence[Any], *,
@@ -374,6 +376,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def snapshot(self) -> Snapshot:
         """Open a read snapshot (blocking: call from a worker thread)."""
+
+    @property
+    def open_snapshots(self) -> int:
+        """Snapshots open now (each holds a database connection until it is closed)."""
+        return 0
 
     # ------------------------------------------------------------------ clients
 

@@ -179,25 +179,37 @@ def witness_sql(object_schema: ObjectSchema) -> str:
     return ", ".join(f"{samples[SQLITE_TYPES[p.type]]} AS {quote(p.name)}" for p in object_schema)
 
 
-def rebatch(batches: Iterable[pa.RecordBatch | pa.Table], batch_rows: int) -> Iterator[pa.Table]:
-    """The rows of ``batches`` as tables of exactly ``batch_rows`` rows (the last may be shorter).
+def rebatch(batches: Iterable[pa.RecordBatch | pa.Table], batch_rows: int,
+            batch_bytes: int | None = None) -> Iterator[pa.Table]:
+    """The rows of ``batches`` as tables of at most ``batch_rows`` rows and about
+    ``batch_bytes`` bytes of Arrow data (every table but the last is full by one of them).
 
     Drivers hand over record batches of their own sizes (ADBC PostgreSQL by bytes,
-    SQLite minus its witness row); bootstrap frames promise at most ``batch_rows``.
-    Slices and concatenations are zero-copy or columnar: no per-row work.
+    SQLite minus its witness row); bootstrap frames promise at most ``batch_rows``
+    and stay near ``batch_bytes`` whatever the documents weigh, so that a connection
+    cut mid-frame loses little. A driver batch's rows are taken as equally heavy (its
+    bytes over its rows). Slices and concatenations are zero-copy or columnar: no
+    per-row work.
     """
     pending: list[pa.Table] = []
     size = 0
+    weight = 0.0
     for batch in batches:
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        per_row = table.nbytes / table.num_rows if table.num_rows else 0.0
         while table.num_rows:
-            take = min(batch_rows - size, table.num_rows)
+            room = batch_rows - size
+            if batch_bytes is not None and per_row > 0:
+                room = min(room, max(1, int((batch_bytes - weight) // per_row)))
+            take = min(room, table.num_rows)
             pending.append(table.slice(0, take))
             size += take
+            weight += take * per_row
             table = table.slice(take)
-            if size == batch_rows:
+            if size == batch_rows or (batch_bytes is not None and
+                                      weight + per_row > batch_bytes):
                 yield pa.concat_tables(pending)
-                pending, size = [], 0
+                pending, size, weight = [], 0, 0.0
     if size:
         yield pa.concat_tables(pending)
 

@@ -136,6 +136,8 @@ class _PostgresSnapshot(Snapshot):
             self.conn = adbc.connect(store.url)
         except Exception as error:
             raise StorageError(f"cannot connect to PostgreSQL: {error}") from error
+        store._snapshot_opened()
+        self._closed = False
         try:
             cursor = self.conn.cursor()
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -143,7 +145,7 @@ class _PostgresSnapshot(Snapshot):
             self.version = int(cursor.fetchone()[0])
             cursor.close()
         except BaseException:
-            self.conn.close()
+            self.close()
             raise
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -180,14 +182,18 @@ class _PostgresSnapshot(Snapshot):
 
     def batches(self, object_schema: ObjectSchema, where: str, params: Sequence[Any], *,
                 functions: frozenset[str] = frozenset(), hidden: frozenset[str] = frozenset(),
-                after: Any = None, batch_rows: int = 50_000) -> Iterator[pa.Table]:
+                after: Any = None, batch_rows: int = 50_000,
+                batch_bytes: int | None = None) -> Iterator[pa.Table]:
         condition, values, order = self._filter(object_schema, where, params, after)
         columns = layout.select_columns_sql(object_schema, "postgresql", hidden)
         cursor = self.conn.cursor()
+        if batch_bytes is not None:  # the driver's batches, and so what one stream holds
+            cursor.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
         try:
             cursor.execute(f"SELECT {columns} FROM {layout.quote(object_schema.name)} "
                            f"WHERE {condition} ORDER BY {order}", parameters=values or None)
-            for table in layout.rebatch(cursor.fetch_record_batch(), batch_rows):
+            for table in layout.rebatch(cursor.fetch_record_batch(), batch_rows, batch_bytes):
                 yield layout.to_wire(object_schema, table)
         finally:
             cursor.close()
@@ -203,6 +209,12 @@ class _PostgresSnapshot(Snapshot):
             yield [row[0] for row in rows[start : start + batch_rows]]
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.rollback()
-        self.conn.close()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with contextlib.suppress(Exception):
+                self.conn.rollback()
+            self.conn.close()
+        finally:
+            self.store._snapshot_closed()

@@ -57,6 +57,7 @@ class SQLStore(CredentialsSQL, Store):
         self._pool_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._broadcaster = Broadcaster()
+        self._snapshots = 0
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -85,7 +86,25 @@ class SQLStore(CredentialsSQL, Store):
             return self._connect()
 
     def _release(self, conn: DBConnection) -> None:
+        """Back into the pool, or closed when the pool already keeps ``pool_size`` idle:
+        a burst of concurrent requests must not leave its connections open for good."""
+        if self._pool.qsize() >= self._pool_size:
+            conn.close()
+            return
         self._pool.put(conn)
+
+    @property
+    def open_snapshots(self) -> int:
+        """Snapshots (bootstrap reads) open now: each holds a database connection."""
+        return self._snapshots
+
+    def _snapshot_opened(self) -> None:
+        with self._pool_lock:
+            self._snapshots += 1
+
+    def _snapshot_closed(self) -> None:
+        with self._pool_lock:
+            self._snapshots -= 1
 
     @contextmanager
     def _connection(self) -> Iterator[DBConnection]:

@@ -304,13 +304,26 @@ def _skip_witness(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]
         yield batch
 
 
+#: Rows the driver reads at a time for a bootstrap (``rebatch`` cuts frames from them): a
+#: bound on what one stream holds however large its frames may be (~3 MB of demo Orders).
+DRIVER_ROWS = 16_384
+
+
 class _SQLiteSnapshot(Snapshot):
-    """One pooled connection in a read transaction: rows for metadata, Arrow for documents."""
+    """One pooled connection in a read transaction: rows for metadata, Arrow for documents.
+
+    It goes back to the pool when the snapshot closes, or is closed when the pool already
+    keeps enough idle ones (``SQLStore._release``): connections do not pile up after a
+    burst of bootstraps. (SQLite keeps a closed connection's database descriptors open
+    while other connections of the process hold locks on the file, and reuses them for
+    the next connection it opens.)
+    """
 
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
         self.rows: AdbcConnection = store._acquire()
         self._closed = False
+        store._snapshot_opened()
         try:
             self.rows.execute("BEGIN")
             row = self.rows.execute("SELECT version FROM _realm_counter WHERE id = 1").fetchone()
@@ -346,18 +359,21 @@ class _SQLiteSnapshot(Snapshot):
 
     def batches(self, object_schema: ObjectSchema, where: str, params: Sequence[Any], *,
                 functions: frozenset[str] = frozenset(), hidden: frozenset[str] = frozenset(),
-                after: Any = None, batch_rows: int = 50_000) -> Iterator[pa.Table]:
+                after: Any = None, batch_rows: int = 50_000,
+                batch_bytes: int | None = None) -> Iterator[pa.Table]:
         condition, values = self._filter(object_schema, where, params, after)
         pk = layout.quote(object_schema.primary_key)
         columns = layout.select_columns_sql(object_schema, "sqlite", hidden)
         select = (f"SELECT {columns} FROM {layout.quote(object_schema.name)} WHERE {condition} "
                   f"ORDER BY {pk}")
         cursor = self.rows.raw.cursor()  # same connection, same snapshot
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        driver_rows = min(batch_rows, DRIVER_ROWS)
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(driver_rows)})
         try:
             cursor.execute(f"SELECT * FROM (SELECT {layout.witness_sql(object_schema)}) "
                            f"UNION ALL SELECT * FROM ({select})", parameters=values or None)
-            for table in layout.rebatch(_skip_witness(cursor.fetch_record_batch()), batch_rows):
+            for table in layout.rebatch(_skip_witness(cursor.fetch_record_batch()), batch_rows,
+                                        batch_bytes):
                 yield layout.to_wire(object_schema, table)
         finally:
             cursor.close()
@@ -383,5 +399,7 @@ class _SQLiteSnapshot(Snapshot):
             self.rows.rollback()
         except Exception:  # a broken connection does not go back into the pool
             self.rows.close()
-            return
-        self.store._release(self.rows)
+        else:
+            self.store._release(self.rows)
+        finally:
+            self.store._snapshot_closed()
