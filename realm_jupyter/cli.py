@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the password (default: $REALM_PASSWORD, or asked for)")
     add.add_argument("--custom-data", default=None,
                      help="JSON custom user data (%%user.custom_data in rules)")
+    _custom_data_parser(user_commands, common)
+    _schema_parser(commands)
 
     apikeys = commands.add_parser("apikeys", help="manage API keys")
     key_commands = apikeys.add_subparsers(dest="apikeys_command", required=True, metavar="ACTION")
@@ -85,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if args.command == "schema":
+            return _schema_infer(args)
         if args.command == "serve":
             return _serve(args)
         if args.command == "demo":
@@ -158,6 +162,8 @@ async def _admin(args: argparse.Namespace) -> int:
 
     app_dir = _app_dir(args)
     config = load_app(app_dir)
+    if args.command == "import":
+        config = _infer_for_import(config, args.collection, args.files)
     store = open_store(_store_url(args, app_dir))
     await store.open(config.schema.types,
                      {name: config.sync.queryable_fields(name) for name in config.collections})
@@ -165,6 +171,8 @@ async def _admin(args: argparse.Namespace) -> int:
         if args.command == "import":
             return await _import(config, store, args.collection, args.files)
         auth = await Auth.create(config, store)
+        if args.command == "users" and args.users_command == "set-custom-data":
+            return await _set_custom_data(config, store, args)
         if args.command == "users":
             return await _add_user(config, store, auth, args)
         key, user_id = await auth.create_api_key(args.name)
@@ -177,8 +185,16 @@ async def _admin(args: argparse.Namespace) -> int:
 
 
 async def _import(config: Any, store: Any, collection: str, files: list[Path]) -> int:
-    from .server.importer import read_documents, to_wire_table
+    from .server.importer import read_documents, read_raw_documents, to_wire_table
 
+    custom = config.custom_user_data
+    if custom is not None and custom.server_side and custom.names(collection):
+        from .server.custom_data import import_custom_data
+
+        raw = [doc for path in files for doc in read_raw_documents(path)]
+        count = await import_custom_data(config, store, raw)
+        print(f"imported {count:,} custom user data documents (server-side, not synced)")
+        return 0
     target = config.collections.get(collection) or next(
         (c for c in config.collections.values() if c.collection == collection), None)
     if target is None:
@@ -207,29 +223,90 @@ async def _add_user(config: Any, store: Any, auth: Any, args: argparse.Namespace
     target = config.custom_user_data
     user = await auth.add_user(args.email, password, custom_data={} if target else custom)
     if target is not None and custom:
-        await _store_custom_data(config, store, target, user.id, custom)
+        from .server.custom_data import parse_custom_data, set_custom_data
+
+        # Custom data goes into the app's custom user data collection, as App Services does.
+        await set_custom_data(config, store, user.id, parse_custom_data(args.custom_data))
     print(user.id)
     return 0
 
 
-async def _store_custom_data(config: Any, store: Any, target: Any, user_id: str,
-                             custom: dict[str, Any]) -> None:
-    """Custom data goes into the app's custom user data collection, as App Services does."""
-    from bson import ObjectId
+# --------------------------------------------------------------------------- custom user data
 
-    from .documents import from_extended_json, validate_document
-    from .server.storage import Change
 
-    object_schema = config.collections[target.object_type].schema
-    document = from_extended_json(json.dumps({**custom, target.user_id_field: user_id}))
-    if object_schema.primary_key_property.type.value == "objectId":
-        document.setdefault("_id", ObjectId())
-    validated = validate_document(object_schema, document)
+def _custom_data_parser(user_commands: Any, common: Any) -> None:
+    sub = user_commands.add_parser(
+        "set-custom-data", help="replace a user's custom user data (%%user.custom_data)")
+    common(sub, app_dir_required=True)
+    sub.add_argument("user", metavar="EMAIL|ID", help="the user's email or id")
+    sub.add_argument("data", metavar="JSON", help="the document, a JSON object (Extended JSON "
+                                                  "allowed); applies at the user's next session")
 
-    def work(tx: Any) -> None:
-        tx.put(Change(target.object_type, validated["_id"], validated), None)
 
-    await store.write(work)
+async def _set_custom_data(config: Any, store: Any, args: argparse.Namespace) -> int:
+    from .server.custom_data import parse_custom_data, set_custom_data
+
+    document = parse_custom_data(args.data)
+    user = (await store.find_user_by_email(args.user.strip().lower()) if "@" in args.user
+            else await store.get_user(args.user))
+    if user is None:
+        raise RealmJupyterError(f"no user {args.user!r} in this store")
+    stored = await set_custom_data(config, store, user.id, document)
+    print(json.dumps(stored, sort_keys=True, default=str))
+    return 0
+
+
+# --------------------------------------------------------------------------- development mode
+
+
+def _schema_parser(commands: Any) -> None:
+    schema = commands.add_parser("schema", help="development mode: infer schema.json files")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True,
+                                            metavar="ACTION")
+    infer = schema_commands.add_parser(
+        "infer", help="print (or --write) the schema.json inferred for each collection that "
+                      "has documents in data/ but no schema.json")
+    infer.add_argument("--app-dir", type=Path, required=True, help="App Services app directory")
+    infer.add_argument("--write", action="store_true",
+                       help="write the inferred files into data_sources/ for review")
+
+
+def _schema_infer(args: argparse.Namespace) -> int:
+    from .server.appdir import load_app
+    from .server.appdir_infer_files import inferred_schema_files
+
+    config = load_app(args.app_dir)
+    files = inferred_schema_files(config)
+    if not files:
+        print("every collection with documents already has a schema.json", file=sys.stderr)
+        return 0
+    for path, document in files.items():
+        text = json.dumps(document, indent=4) + "\n"
+        if args.write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+        else:
+            print(f"// {path.relative_to(config.root)}")
+            print(text, end="")
+    return 0
+
+
+def _infer_for_import(config: Any, collection: str, files: list[Path]) -> Any:
+    """Development mode: importing into a collection with no schema gives it one, written
+    to its schema.json as App Services writes the schema its clients sent."""
+    from .server.appdir import load_app
+    from .server.appdir_infer_files import write_inferred_schema
+
+    custom = config.custom_user_data
+    if (not config.development_mode or collection in config.collections
+            or any(c.collection == collection for c in config.collections.values())
+            or (custom is not None and custom.names(collection))):
+        return config
+    path = write_inferred_schema(config, collection, files)
+    print(f"development mode: wrote the inferred schema of {collection} to {path}",
+          file=sys.stderr)
+    return load_app(config.root)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,9 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
             service = SyncService(config, backend, auth)
             starlette.state.service = service
             await _seed(config, backend)
+            from .custom_data import seed_custom_data
+
+            await seed_custom_data(config, backend)
             if demo_size is not None:
                 from ..demo.seed import seed_demo
 

@@ -21,7 +21,8 @@ from ..errors import SchemaError
 from ..schema import ObjectSchema
 from ..wire import rows_to_arrow
 
-__all__ = ["ImportProblem", "InvalidDocumentsError", "read_documents", "to_wire_table"]
+__all__ = ["ImportProblem", "InvalidDocumentsError", "read_documents", "read_raw_documents",
+           "to_wire_table"]
 
 MAX_PROBLEMS_SHOWN = 20
 #: What decoding one bad Extended JSON value raises: ``{"$oid": "x"}`` a BSONError,
@@ -68,6 +69,28 @@ def read_documents(path: Path, object_schema: ObjectSchema) -> list[dict[str, An
             documents.append(validate_document(object_schema, raw))
         except SchemaError as error:
             problems.append(ImportProblem(location, error.message))
+    if problems:
+        raise InvalidDocumentsError(path, problems)
+    return documents
+
+
+def read_raw_documents(path: Path) -> list[dict[str, Any]]:
+    """All documents of ``path`` as decoded, with no schema to check them against
+    (schema inference, server-side custom user data).
+
+    Raises:
+        InvalidDocumentsError: a record is not valid JSON/BSON or not an object.
+        OSError: the file cannot be read.
+    """
+    documents: list[dict[str, Any]] = []
+    problems: list[ImportProblem] = []
+    for location, raw in _records(path):
+        if isinstance(raw, ImportProblem):
+            problems.append(raw)
+        elif not isinstance(raw, dict):
+            problems.append(ImportProblem(location, "a document must be an object"))
+        else:
+            documents.append(raw)
     if problems:
         raise InvalidDocumentsError(path, problems)
     return documents
