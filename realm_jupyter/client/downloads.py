@@ -147,4 +147,5 @@ class DownloadFrames:
         if action in ("ClientReset", "ClientResetNoRecovery"):
             raise ResetRequired(int(header.get("code", 222)), message,
                          action == "ClientResetNoRecovery")
-        raise ServerUnavailableError(f"the server ended the session: {message}")
+        raise ServerUnavailableError(f"the server ended the session: {message}",
+                                     code=int(header.get("code", 200)))

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from ..errors import StorageError
 from ..query.ast import And, Constant, Not, Predicate
 from ..query.compiler import compile_predicate
 from ..query.dialects import PostgreSQLDialect, SQLiteDialect
@@ -96,6 +97,15 @@ class StreamSession:
             except _HistoryGone:
                 yield self._reset_frame(222, "the history this client needs is gone (trimmed, "
                                              "or compacted by a bulk load): it must reset")
+            except StorageError as error:
+                logger.warning("stream of client %s: store error: %s", self.client_id, error)
+                yield encode_frame({"t": "error", "code": 500, "action": "Transient",
+                                    "error": "the server's store is unavailable"})
+            except Exception as error:  # a bug must not become a reconnect loop
+                logger.exception("stream of client %s failed", self.client_id)
+                yield encode_frame({"t": "error", "code": 201, "action": "Transient",
+                                    "error": f"the server failed while serving this stream "
+                                             f"({type(error).__name__}); see the server's log"})
 
     async def _frames(self, events: Subscription) -> AsyncIterator[bytes]:
         if self.refused is not None:
