@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an API key; prints it once")
     common(create, app_dir_required=True)
     create.add_argument("name")
+    create.add_argument("--admin", action="store_true",
+                        help="the key may use the admin HTTP routes (custom user data)")
     return parser
 
 
@@ -176,6 +178,10 @@ async def _admin(args: argparse.Namespace) -> int:
         if args.command == "users":
             return await _add_user(config, store, auth, args)
         key, user_id = await auth.create_api_key(args.name)
+        if getattr(args, "admin", False):
+            from .server.admin_routes import grant_admin
+
+            await grant_admin(store, user_id)
         print(key)
         print(f"(API key {args.name!r} for server user {user_id}; it is shown only once)",
               file=sys.stderr)

@@ -111,3 +111,23 @@ def test_import_in_development_mode_gives_a_new_collection_its_schema(tmp_path: 
     result = cli("import", "--app-dir", str(plain), "--store", _store(tmp_path / "plain"),
                  "Task", str(documents))
     assert result.returncode == 1 and "no collection or object type 'Task'" in result.stderr
+
+
+def test_apikeys_create_admin_marks_the_key_admin(tmp_path: Path) -> None:
+    from realm_jupyter.server.admin_routes import is_admin
+
+    app_dir, store = guide_app(tmp_path / "app", "tiered"), _store(tmp_path)
+    result = cli("apikeys", "create", "--app-dir", str(app_dir), "--store", store, "ops",
+                 "--admin")
+    assert result.returncode == 0, result.stderr
+    user_id = result.stderr.split("server user ")[1].split(";")[0]
+
+    async def check() -> bool:
+        backend = open_store(store)
+        await backend.open(load_app(app_dir).schema.types, {})
+        try:
+            return await is_admin(backend, user_id)
+        finally:
+            await backend.close()
+
+    assert asyncio.run(check())

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..errors import StorageError
+from .admin_routes import admin_routes
 from .appdir import AppConfig, load_app
 from .auth import Auth
 from .http import ApiError, BodyLimit, error_response
@@ -103,7 +104,7 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
         logger.exception("error on %s", request.url.path)
         return error_response(ApiError(500, "InternalServerError", "internal server error"))
 
-    return Starlette(routes=routes, lifespan=lifespan,
+    return Starlette(routes=[*routes, *admin_routes], lifespan=lifespan,
                      middleware=[Middleware(BodyLimit, **({"limit": max_body} if max_body else {}))],
                      exception_handlers={ApiError: api_error, StorageError: storage_error,
                                          Exception: server_error})

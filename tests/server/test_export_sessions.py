@@ -122,3 +122,44 @@ async def test_rules_over_absent_fields_evaluate_them_as_null(store_url: str,
         finally:
             await realm.close()
             await app.aclose()
+
+
+async def test_admin_endpoint_sets_custom_data_for_the_next_session(
+        store_url: str, tmp_path: Path) -> None:
+    from realm_jupyter.server.admin_routes import grant_admin
+
+    root = guide_app(tmp_path / "app", "tiered")
+    async with serving(store_url, root, demo_size=None) as server, \
+            httpx.AsyncClient(timeout=10) as http:
+        service = server.service
+        await service.auth.add_user("alice@example.com", PASSWORD, user_id=ALICE)
+        admin_key, admin_id = await service.auth.create_api_key("automation")
+        await grant_admin(service.store, admin_id)
+        plain_key, _ = await service.auth.create_api_key("not-admin")
+        base = f"{server.url}/api/client/v2.0/app/{server.app_id}"
+
+        async def token(body: dict[str, str]) -> str:
+            answer = await http.post(f"{base}/auth/providers/local-userpass/login", json=body)
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["access_token"])
+
+        url = f"{server.url}/api/admin/v1/app/{server.app_id}/users/alice@example.com/custom_data"
+        alice_token = await token({"username": "alice@example.com", "password": PASSWORD})
+        for credential in (plain_key, alice_token, "forged"):
+            headers = {"Authorization": f"Bearer {credential}"}
+            refused = await http.put(url, json={"team": "north"}, headers=headers)
+            assert refused.status_code == 403
+            assert refused.json()["error_code"] == "Forbidden"
+        assert (await http.get(url)).status_code == 401
+        headers = {"Authorization": f"Bearer {admin_key}"}
+        stored = await http.put(url, json={"team": "north", "isTeamAdmin": True}, headers=headers)
+        assert stored.status_code == 200, stored.text
+        assert stored.json() == {"team": "north", "isTeamAdmin": True, "_id": ALICE}
+        assert (await http.get(url, headers=headers)).json() == stored.json()
+        missing = url.replace("alice@example.com", "nobody@example.com")
+        assert (await http.put(missing, json={}, headers=headers)).status_code == 404
+        bad = await http.put(url, content=b"[1, 2]", headers=headers)
+        assert bad.status_code == 400
+        profile = await http.get(f"{server.url}/api/client/v2.0/auth/profile",
+                                 headers={"Authorization": f"Bearer {alice_token}"})
+        assert profile.json()["custom_data"]["team"] == "north"
