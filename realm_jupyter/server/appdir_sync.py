@@ -73,6 +73,9 @@ def load_sync(raw: Mapping[str, Any], path: Path,
     per_type: dict[str, tuple[str, ...]] = {}
     where = "collection_queryable_fields_names"
     for key in expect(raw, where, dict, {}, path):
+        if key not in collections and not any(c.collection == key for c in collections.values()):
+            inert.append(f"{key}.* (no such collection)")  # e.g. a development-mode type
+            continue
         object_type = resolve_type(key, collections, path, where)
         names = _names(raw[where], key, path, where)
         for name in names:

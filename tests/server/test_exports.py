@@ -108,6 +108,18 @@ def test_unknown_provider_type_is_reported_not_fatal(tmp_path: Path,
     assert len(reports) == 1 and "unknown type 'magic-link'" in reports[0]
 
 
+def test_collection_queryable_fields_of_an_unknown_collection_are_inert(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = write_app(tmp_path / "app", schemas={"Item": ITEM}, default_roles=[OWNER_ROLE],
+                     sync={"collection_queryable_fields_names": {"Task": ["owner_id"],
+                                                                 "Item": ["colour"]}})
+    with caplog.at_level(logging.WARNING):
+        app = load_app(root)
+    assert sorted(app.collections) == ["Item"]
+    inert = [m for m in messages(caplog, logging.WARNING) if "inert" in m]
+    assert len(inert) == 1 and "Task.*" in inert[0] and "Item.colour" in inert[0]
+
+
 # --------------------------------------------------------------------------- custom user data
 
 
