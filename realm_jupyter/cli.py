@@ -208,7 +208,8 @@ async def _import(config: Any, store: Any, collection: str, files: list[Path]) -
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
-        documents.extend(read_documents(path, target.schema))  # validates all before writing
+        # validates all before writing
+        documents.extend(read_documents(path, target.schema, target.dropped_fields))
     version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0

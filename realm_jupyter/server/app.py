@@ -120,7 +120,8 @@ async def _seed(config: AppConfig, store: Store) -> None:
         key = f"seeded:{collection.object_type}"
         if await store.get_meta(key) is not None:
             continue
-        documents = read_documents(collection.seed_path, collection.schema)
+        documents = read_documents(collection.seed_path, collection.schema,
+                                   collection.dropped_fields)
         await store.bulk_load(collection.schema, to_wire_table(collection.schema, documents))
         await store.set_meta(key, str(len(documents)))
         logger.info("seeded %d %s documents from %s", len(documents), collection.object_type,

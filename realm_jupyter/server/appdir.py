@@ -64,6 +64,8 @@ PROVIDER_TYPES = frozenset({"anon-user", "local-userpass", "api-key"})
 #: App Services provider types we do not serve: accepted and logged, so an export still loads.
 UNSERVED_PROVIDER_TYPES = frozenset({"custom-function", "custom-token", "oauth2-apple",
                                      "oauth2-facebook", "oauth2-google"})
+#: What a served app directory holds at its root (anything else is reported as not used).
+KNOWN_ROOT_ENTRIES = frozenset({*ROOT_CONFIG_FILES, "auth", "data_sources", "sync", "data"})
 UNUSED_DIRS = frozenset({"environments", "functions", "graphql", "hosting", "http_endpoints",
                          "https_endpoints", "log_forwarders", "services", "triggers", "values"})
 
@@ -81,6 +83,9 @@ class CollectionConfig:
     seed_path: Path | None
     #: Development mode: the schema was inferred from ``seed_path``'s documents.
     inferred: bool = False
+    #: Top-level fields of schema.json we cannot serve (empty embedded objects):
+    #: left out of imported and seeded documents.
+    dropped_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -311,12 +316,14 @@ def _load_collection(directory: Path, service: str, root: Path, unused: list[str
     title = document.get("title")
     name = title if isinstance(title, str) and title else directory.name
     try:
-        schema = ObjectSchema.from_json_schema(prepare_schema(document, name), name=name)
+        prepared = prepare_schema(document, name)
+        schema = ObjectSchema.from_json_schema(prepared, name=name)
     except SchemaError as error:
         raise ConfigError(error.message, path=str(schema_file)) from error
+    dropped = tuple(n for n in document.get("properties", {}) if n not in prepared["properties"])
     return CollectionConfig(object_type=schema.name, service=service,
                             database=directory.parent.name, collection=directory.name,
-                            schema=schema, roles=roles, seed_path=None)
+                            schema=schema, roles=roles, seed_path=None, dropped_fields=dropped)
 
 
 def _legacy_block(sync_raw: Mapping[str, Any], sync_file: Path
@@ -465,6 +472,9 @@ def _load_providers(path: Path, unserved: list[str]) -> dict[str, AuthProvider]:
 def _unused_paths(root: Path) -> list[str]:
     """Folders and files of an export that we accept but do not serve."""
     found = [f"{name}/" for name in sorted(UNUSED_DIRS) if (root / name).is_dir()]
+    found += [entry.name + ("/" if entry.is_dir() else "") for entry in sorted(root.iterdir())
+              if not entry.name.startswith(".") and entry.name not in KNOWN_ROOT_ENTRIES
+              and entry.name not in UNUSED_DIRS]
     found += [_relative(p, root) for p in (root / "data_sources").glob("*/config.json")]
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)

@@ -8,7 +8,7 @@ file with bad documents is refused whole, with each problem named by its line
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,11 @@ class InvalidDocumentsError(SchemaError):
         self.problems = problems
 
 
-def read_documents(path: Path, object_schema: ObjectSchema) -> list[dict[str, Any]]:
-    """All documents of ``path``, validated.
+def read_documents(path: Path, object_schema: ObjectSchema,
+                   ignore: Collection[str] = ()) -> list[dict[str, Any]]:
+    """All documents of ``path``, validated (top-level fields in ``ignore`` — those the
+    app's schema declares but we cannot serve, such as empty embedded objects — are
+    left out first).
 
     Raises:
         InvalidDocumentsError: any document is malformed or does not fit the schema.
@@ -65,6 +68,8 @@ def read_documents(path: Path, object_schema: ObjectSchema) -> list[dict[str, An
         if isinstance(raw, ImportProblem):
             problems.append(raw)
             continue
+        if ignore and isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k not in ignore}
         try:
             documents.append(validate_document(object_schema, raw))
         except SchemaError as error:

@@ -163,3 +163,25 @@ async def test_admin_endpoint_sets_custom_data_for_the_next_session(
         profile = await http.get(f"{server.url}/api/client/v2.0/auth/profile",
                                  headers={"Authorization": f"Bearer {alice_token}"})
         assert profile.json()["custom_data"]["team"] == "north"
+
+
+async def test_an_empty_embedded_object_does_not_reach_the_client(store_url: str,
+                                                                   tmp_path: Path) -> None:
+    role = {"name": "all", "apply_when": {}, "document_filters": {"read": {}, "write": {}},
+            "read": True, "write": True}
+    item = schema("Item", {"_id": {"bsonType": "int"}, "name": {"bsonType": "string"},
+                           "extra": {"bsonType": "object", "properties": {}}})
+    root = write_app(tmp_path / "app", schemas={"Item": item}, default_roles=[role],
+                     seeds={"Item": [{"_id": 1, "name": "a", "extra": {}}]})
+    async with serving(store_url, root, demo_size=None) as server:
+        await server.service.auth.add_user("alice@example.com", PASSWORD, user_id=ALICE)
+        app = App(server.url, server.app_id)
+        user = await app.log_in(Credentials.email_password("alice@example.com", PASSWORD))
+        realm = await Realm.open(user, cache=tmp_path / "alice.duckdb")
+        try:
+            await realm.subscribe("Item", "TRUEPREDICATE", timeout=20)
+            frame = realm.df("Item")
+            assert list(frame.columns) == ["_id", "name"] and list(frame["name"]) == ["a"]
+        finally:
+            await realm.close()
+            await app.aclose()

@@ -120,6 +120,28 @@ def test_collection_queryable_fields_of_an_unknown_collection_are_inert(
     assert len(inert) == 1 and "Task.*" in inert[0] and "Item.colour" in inert[0]
 
 
+def test_unknown_root_entries_are_reported_once(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    root = write_app(tmp_path / "app", schemas={"Item": ITEM}, default_roles=[OWNER_ROLE],
+                     files={"data_api_config.json": {"disabled": True},
+                            "atlas_clusters/cluster.json": {}, ".mdb/meta.json": {}})
+    with caplog.at_level(logging.INFO, logger="realm_jupyter.server.appdir"):
+        app = load_app(root)
+    assert {"data_api_config.json", "atlas_clusters/"} <= set(app.unused)
+    assert not any(u.startswith(".mdb") for u in app.unused)
+    assert len([m for m in messages(caplog) if "data_api_config.json" in m]) == 1
+
+
+def test_float_and_mixed_are_refused_clearly(tmp_path: Path) -> None:
+    for kind in ("float", "mixed"):
+        item = schema("Item", {"score": {"bsonType": kind}})
+        root = write_app(tmp_path / kind, schemas={"Item": item}, default_roles=[OWNER_ROLE])
+        with pytest.raises(ConfigError) as caught:
+            load_app(root)
+        assert f"Item.score: unsupported bsonType '{kind}'" in str(caught.value)
+        assert "schema.json" in str(caught.value)
+
+
 # --------------------------------------------------------------------------- custom user data
 
 
