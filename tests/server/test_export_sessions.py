@@ -58,7 +58,7 @@ async def test_server_side_custom_data_is_out_of_every_clients_reach(
                 "client_version": 1, "last_server_version": 0, "timestamp": 1,
                 "ops": [{"op": "create", "type": "User", "pk": BOB,
                          "doc": {"_id": BOB, "team": "mine now", "isTeamAdmin": True}}]}]})
-        assert upload.status_code >= 400 or "User" not in upload.text
+        assert upload.status_code == 400 and "unknown object type" in upload.json()["error"]
         assert SECRET not in upload.text
         async with alice.stream(active={"version": 1, "queries": {"User": ["TRUEPREDICATE"]}}
                                 ) as frames:
@@ -185,3 +185,19 @@ async def test_an_empty_embedded_object_does_not_reach_the_client(store_url: str
         finally:
             await realm.close()
             await app.aclose()
+
+
+async def test_custom_data_with_a_schema_is_a_synced_document(demo_server: ServerUnderTest
+                                                              ) -> None:
+    from realm_jupyter.demo import DEMO_USERS
+
+    service = demo_server.service
+    alice = DEMO_USERS[0]
+    before = await service.store.find_documents("UserProfile", "user_id", alice.id, limit=5)
+    stored = await set_custom_data(service.app, service.store, alice.id,
+                                   {"role": "admin", "teams": ["north", "south"]})
+    after = await service.store.find_documents("UserProfile", "user_id", alice.id, limit=5)
+    assert len(before) == len(after) == 1 and after[0]["_id"] == before[0]["_id"]
+    assert stored["role"] == "admin" and stored["user_id"] == alice.id
+    assert (await get_custom_data(service.app, service.store, alice.id))["teams"] == [
+        "north", "south"]
