@@ -44,7 +44,7 @@ from .appdir_roles import (
     read_json,
 )
 from .appdir_schemas import is_placeholder, prepare_schema
-from .appdir_sync import SyncConfig, check_sync_type, load_sync, resolve_type
+from .appdir_sync import SyncConfig, check_sync_type, load_sync, resolve_type, unused_sync_keys
 
 __all__ = [
     "AppConfig",
@@ -158,7 +158,7 @@ def load_app(path: str | Path) -> AppConfig:
     name = expect(root_config, "name", str, app_id, root_file) or app_id
     development_mode = _development_mode(sync_raw, root_config)
 
-    unused = _unused_paths(root)
+    unused = [*_unused_paths(root), *unused_sync_keys(sync_raw)]
     custom_file = root / "auth" / "custom_user_data.json"
     custom_names = _custom_data_names(custom_file)
     collections, default_roles, pending = _load_data_sources(root, sync_raw, unused,

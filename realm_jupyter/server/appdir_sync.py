@@ -24,7 +24,8 @@ from .appdir_roles import expect
 if TYPE_CHECKING:
     from .appdir import CollectionConfig
 
-__all__ = ["INDEXABLE_TYPES", "SyncConfig", "check_sync_type", "load_sync", "resolve_type"]
+__all__ = ["INDEXABLE_TYPES", "SyncConfig", "check_sync_type", "load_sync", "resolve_type",
+           "unused_sync_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,19 @@ def load_sync(raw: Mapping[str, Any], path: Path,
         collection_queryable_fields_names=MappingProxyType(per_type),
         indexed_queryable_fields_names=indexed, client_max_offline_days=days,
         is_recovery_mode_disabled=expect(raw, "is_recovery_mode_disabled", bool, False, path))
+
+
+#: Keys of ``sync/config.json`` we read, or know App Services writes without meaning to us.
+KNOWN_KEYS = frozenset({
+    "type", "state", "development_mode_enabled", "service_name", "database_name",
+    "queryable_fields_names", "collection_queryable_fields_names",
+    "indexed_queryable_fields_names", "client_max_offline_days", "is_recovery_mode_disabled",
+    "permissions", "last_disabled"})
+
+
+def unused_sync_keys(raw: Mapping[str, Any]) -> list[str]:
+    """Keys of ``sync/config.json`` that we do not serve (``asymmetric_tables``, …)."""
+    return [f"sync/config.json key {key!r}" for key in raw if key not in KNOWN_KEYS]
 
 
 def check_sync_type(raw: Mapping[str, Any], path: Path) -> str:

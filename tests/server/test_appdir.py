@@ -158,6 +158,7 @@ def test_modern_export_unused_parts_are_listed_and_logged_once(
         "functions/",
         "graphql/",
         "http_endpoints/",
+        "sync/config.json key 'asymmetric_tables'",
         "triggers/",
         "values/",
     )

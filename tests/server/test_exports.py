@@ -123,11 +123,13 @@ def test_collection_queryable_fields_of_an_unknown_collection_are_inert(
 def test_unknown_root_entries_are_reported_once(tmp_path: Path,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     root = write_app(tmp_path / "app", schemas={"Item": ITEM}, default_roles=[OWNER_ROLE],
+                     sync={"asymmetric_tables": ["Log"], "last_disabled": 1653320842},
                      files={"data_api_config.json": {"disabled": True},
                             "atlas_clusters/cluster.json": {}, ".mdb/meta.json": {}})
     with caplog.at_level(logging.INFO, logger="realm_jupyter.server.appdir"):
         app = load_app(root)
     assert {"data_api_config.json", "atlas_clusters/"} <= set(app.unused)
+    assert "sync/config.json key 'asymmetric_tables'" in app.unused
     assert not any(u.startswith(".mdb") for u in app.unused)
     assert len([m for m in messages(caplog) if "data_api_config.json" in m]) == 1
 
