@@ -266,7 +266,8 @@ def test_non_empty_legacy_block_alone_governs_sync(tmp_path: Path,
     read_only = {**OWNER_ROLE, "name": "data-api", "write": False}
     legacy = {"rules": {"Item": [{"name": "sync-owner", "applyWhen": {},
                                   "read": {"owner_id": "%%user.id"},
-                                  "write": {"owner_id": "%%user.id"}}]},
+                                  "write": {"owner_id": "%%user.id"}}],
+                        "Gone": [{"name": "x", "applyWhen": {}, "read": True}]},
               "defaultRoles": [{"name": "nothing", "applyWhen": {}, "read": False}]}
     root = write_app(tmp_path / "app", sync={"permissions": legacy,
                                              "queryable_fields_names": ["owner_id"]},
@@ -278,6 +279,7 @@ def test_non_empty_legacy_block_alone_governs_sync(tmp_path: Path,
     assert app.roles_for("Item")[0].write
     assert [r.name for r in app.default_roles] == ["nothing"]
     assert any("non-Sync rules" in u for u in app.unused)
+    assert any("permissions.rules names 'Gone'" in m for m in messages(caplog, logging.WARNING))
 
 
 def test_roles_naming_fields_a_collection_lacks_are_logged_once(
