@@ -6,7 +6,7 @@ ARGS ?=
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install js demo test test-python test-js lint bench clean
+.PHONY: install js demo test test-python test-js lint bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,13 @@ test-js: js
 test-python: js
 	$(BIN)/python -m pytest $(ARGS)
 
-test: lint test-js test-python
+# Chromium, the PostgreSQL server binaries, Node.js/npm, python3-venv: installed with apt-get
+# when this runs as root, else one line says what to install. It names what it installed.
+system-deps:
+	PYTHON=$(PYTHON) scripts/ensure-system-deps
+
+test: system-deps
+	$(MAKE) lint test-js test-python
 
 bench: js
 	$(BIN)/python -m benchmarks $(ARGS)

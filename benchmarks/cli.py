@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import b1, b2, b4
+from . import b1, b2, b4, b8
 from .clients import demo_size_for_orders
 from .machine import load_average, machine_facts
 from .processes import REPO_ROOT, BenchError, PostgresHandle, ServerProcess, start_postgres
@@ -24,7 +24,7 @@ from .results import Result, Section
 
 __all__ = ["Options", "main", "parse_args"]
 
-BENCHMARKS = ("B1", "B2", "B4", "B5", "B6")
+BENCHMARKS = ("B1", "B2", "B4", "B5", "B6", "B8")
 BACKENDS = ("postgresql", "sqlite")
 
 
@@ -131,6 +131,7 @@ class Suite:
         self.notes: list[str] = []
         self.workdir = Path(tempfile.mkdtemp(prefix="realm-bench-"))
         self.b6_done = False
+        self.b8_done = False
 
     def wants(self, *benchmarks: str) -> bool:
         return any(b in self.options.only for b in benchmarks)
@@ -203,6 +204,9 @@ class Suite:
                 await self._guard(backend, "B4", "overlap", self._b4(backend, server, demo_size))
             if self.wants("B2"):
                 await self._b2(backend, server)
+            if self.wants("B8") and not self.b8_done:  # the explorer reads the client's cache
+                self.b8_done = True                     # only: one store is enough
+                await self._guard(backend, "B8", "explorer", self._b8(backend, server))
         finally:
             await server.stop()
 
@@ -250,6 +254,16 @@ class Suite:
         print(f"  B4 {backend}: {outcome['step']['bytes']:,} bytes for "
               f"{outcome['expected_bytes']:,} bytes of new documents", flush=True)
 
+    async def _b8(self, backend: str, server: ServerProcess) -> None:
+        outcome = await b8.run_b8(backend=backend, server=server, workdir=self.workdir,
+                                  runs=self.options.runs, timeout=self.options.timeout)
+        self.results.extend(b8.b8_results(outcome))
+        self.sections.append(b8.b8_section(outcome))
+        print(f"  B8 {backend}: first paint {outcome.first_paint.median:.0f} ms, scroll p50 "
+              f"{outcome.scroll.median:.0f} ms, sort {outcome.sort.median:.0f} ms, filter "
+              f"{outcome.filter.median:.0f} ms, summaries {outcome.summaries.median:.0f} ms",
+              flush=True)
+
     async def _b2(self, backend: str, server: ServerProcess) -> None:
         options = self.options
         for readers in options.readers:
@@ -283,7 +297,7 @@ class Suite:
         ]
         if self.notes:
             header += ["", *(f"- {note}" for note in self.notes)]
-        order = {name: index for index, name in enumerate(("B1", "B5", "B2", "B4", "B6"))}
+        order = {name: index for index, name in enumerate(("B1", "B5", "B2", "B4", "B6", "B8"))}
         results = sorted(self.results, key=lambda r: (order.get(r.bench, 9), r.backend))
         write_report(options.output, render(header=header, results=results, facts=facts,
                                             sections=self.sections))

@@ -1,7 +1,8 @@
 """``realm-jupyter``: serve an app, run the demo, import documents, add users and API keys.
 
 Every command takes ``--app-dir`` (default: the built-in demo app) and ``--store``
-(default: ``sqlite:///<app-dir>/.realm/store.sqlite3``). Errors are one line on
+(default: ``sqlite:///<app-dir>/.realm/store.sqlite3``; for the built-in demo app,
+``<user data dir>/realm-jupyter/demo-<size>.sqlite3``). Errors are one line on
 stderr and a non-zero exit; ``--verbose`` shows more.
 """
 
@@ -47,13 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-size", default=None,
                        help="seed demo users and data (tiny, small, large or a count); "
                             "default: small when serving the built-in demo")
+    _limit_arguments(serve)
 
     demo = commands.add_parser("demo", help="serve the demo app and open JupyterLab on the quickstart")
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--size", default="small", help="demo data: tiny, small (~10k) or large (1M)")
     demo.add_argument("--port", type=int, default=9090, help="sync server port (default 9090)")
     demo.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888)")
-    demo.add_argument("--store", default=None, help="store URL (default: in the demo app directory)")
+    demo.add_argument("--store", default=None,
+                      help="store URL (default: sqlite:///<user data dir>/realm-jupyter/"
+                           "demo-<size>.sqlite3)")
 
     load = commands.add_parser("import", help="load documents (Extended JSON, NDJSON, BSON)")
     common(load, app_dir_required=True)
@@ -80,6 +84,35 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", action="store_true",
                         help="the key may use the admin HTTP routes (custom user data)")
     return parser
+
+
+def _limit_arguments(serve: argparse.ArgumentParser) -> None:
+    """``serve``'s defences against slow clients and spoofed addresses (docs/server.md)."""
+    serve.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                       help="believe X-Forwarded-For/-Proto only from these proxy addresses "
+                            "(comma-separated, '*' for any); default: from no one")
+    serve.add_argument("--max-connections", type=int, default=0, metavar="N",
+                       help="open connections served; more get 503 (default: 1000, or fewer "
+                            "under a low file-descriptor limit)")
+    serve.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                       help="seconds a client may take to send its request headers (default 10)")
+    serve.add_argument("--body-timeout", type=float, default=60.0, metavar="S",
+                       help="seconds a client may take to send a request body (default 60)")
+    serve.add_argument("--keep-alive-timeout", type=float, default=5.0, metavar="S",
+                       help="seconds an idle keep-alive connection stays open (default 5)")
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from .server.runner import ServerLimits
+
+    for name in ("max_connections", "header_timeout", "body_timeout", "keep_alive_timeout"):
+        if getattr(args, name) < 0 or (name != "max_connections" and getattr(args, name) == 0):
+            flag = "--" + name.replace("_", "-")
+            raise RealmJupyterError(f"{flag} must be positive")
+    return ServerLimits(max_connections=args.max_connections, header_timeout=args.header_timeout,
+                        keep_alive_timeout=args.keep_alive_timeout,
+                        body_timeout=args.body_timeout,
+                        forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +154,7 @@ def _store_url(args: argparse.Namespace, app_dir: Path) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .demo import DEMO_APP_DIR
+    from .demo import DEMO_APP_DIR, demo_store_url
     from .server.app import create_app
     from .server.appdir import load_app
     from .server.runner import serve_forever
@@ -129,16 +162,36 @@ def _serve(args: argparse.Namespace) -> int:
     app_dir = _app_dir(args)
     config = load_app(app_dir)
     demo_size = args.demo_size
-    if demo_size is None and app_dir.resolve() == DEMO_APP_DIR.resolve():
+    builtin = app_dir.resolve() == DEMO_APP_DIR.resolve()
+    if demo_size is None and builtin:
         demo_size = "small"
-    store = _store_url(args, app_dir)
-    app = create_app(config, store, demo_size=_size(demo_size))
+    if builtin and not args.store and not os.environ.get("REALM_STORE"):
+        store = demo_store_url(demo_size or "small")  # never inside the installed package
+    else:
+        store = _store_url(args, app_dir)
+    limits = _limits(args)
+    asyncio.run(_check_store(config, store))
+    app = create_app(config, store, demo_size=_size(demo_size), body_timeout=limits.body_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: reachable from other machines", args.host)
     print(f"realm-jupyter sync server for app {config.app_id!r} ({config.name}) at "
           f"http://{args.host}:{args.port}  store: {_redact(store)}", flush=True)
-    serve_forever(app, args.host, args.port)
+    serve_forever(app, args.host, args.port, limits=limits)
     return 0
+
+
+async def _check_store(config: Any, url: str) -> None:
+    """Open the store once before serving, so that a store of another app (or one that
+    cannot be opened) is one line here rather than a traceback from the server's start-up."""
+    from .server.storage import open_store
+
+    store = open_store(url)
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        await store.claim_app(config.app_id)
+    finally:
+        await store.close()
 
 
 def _size(value: str | None) -> str | int | None:
@@ -170,6 +223,7 @@ async def _admin(args: argparse.Namespace) -> int:
     await store.open(config.schema.types,
                      {name: config.sync.queryable_fields(name) for name in config.collections})
     try:
+        await store.claim_app(config.app_id)
         if args.command == "import":
             return await _import(config, store, args.collection, args.files)
         auth = await Auth.create(config, store)
@@ -208,8 +262,14 @@ async def _import(config: Any, store: Any, collection: str, files: list[Path]) -
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
+        logger.info("reading %s …", path)
         # validates all before writing
-        documents.extend(read_documents(path, target.schema, target.dropped_fields))
+        read = read_documents(path, target.schema, target.dropped_fields)
+        documents.extend(read)
+        logger.info("read %s %s documents from %s (%s so far, all valid)", f"{len(read):,}",
+                    target.object_type, path, f"{len(documents):,}")
+    logger.info("writing %s %s documents in one transaction …", f"{len(documents):,}",
+                target.object_type)
     version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0

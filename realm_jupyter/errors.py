@@ -216,11 +216,13 @@ class SubscriptionError(SyncError):
 
 @dataclass(frozen=True)
 class CompensatingWrite:
-    """One write the server reverted: which object, and why."""
+    """One write the server reverted: which object, and why (and, when known, the local
+    ``client_version`` of the change that made it, so a notebook can tell which cell did)."""
 
     object_type: str
     primary_key: Any
     reason: str
+    client_version: int | None = None
 
 
 class CompensatingWriteError(SyncError):

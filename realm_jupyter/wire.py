@@ -119,7 +119,7 @@ def decode_ipc(payload: bytes) -> pa.Table:
     """
     try:
         return pa.ipc.open_stream(payload).read_all()
-    except (pa.ArrowInvalid, OSError) as error:
+    except (pa.ArrowException, OSError) as error:  # corrupt bytes can raise any Arrow error
         raise ProtocolError(f"bad Arrow payload: {error}") from error
 
 

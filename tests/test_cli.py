@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from realm_jupyter.client import App, Credentials
@@ -73,6 +74,9 @@ def test_import_loads_extended_json_arrays(app_dir: Path, tmp_path: Path) -> Non
                  str(path))
     assert result.returncode == 0, result.stderr
     assert "imported 3 Item documents" in result.stdout
+    # progress while it works: each file read and validated, then the one write
+    assert f"read 3 Item documents from {path} (3 so far, all valid)" in result.stderr
+    assert "writing 3 Item documents in one transaction" in result.stderr
     rows = asyncio.run(_documents(app_dir, _store(tmp_path), "Item"))
     assert sorted(r["summary"] for r in rows) == ["item 0", "item 1", "item 2"]
 
@@ -116,3 +120,68 @@ def test_a_bad_app_directory_is_one_line_naming_the_file(tmp_path: Path, app_dir
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("realm-jupyter:")]
     assert "sync/config.json" in line
+
+
+# --------------------------------------------------------------------------- serve's defences
+
+
+def test_serve_refuses_a_store_of_another_app_in_one_line(app_dir: Path, tmp_path: Path) -> None:
+    store_url = _store(tmp_path)
+    added = cli("users", "add", "--app-dir", str(app_dir), "--store", store_url,
+                "erin@example.com", "--password", "erin-secret")
+    assert added.returncode == 0, added.stderr
+    other = tmp_path / "other"
+    shutil.copytree(app_dir, other)
+    config = json.loads((other / "root_config.json").read_text())
+    (other / "root_config.json").write_text(json.dumps({**config, "app_id": "another-app"}))
+    for args in (("serve", "--port", "0"), ("users", "add", "frank@example.com",
+                                            "--password", "frank-secret")):
+        result = cli(*args, "--app-dir", str(other), "--store", store_url)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"realm-jupyter: the store {store_url} belongs to app {config['app_id']!r}, not "
+            "'another-app': give each app its own --store"]
+
+
+@pytest.mark.parametrize("flag", ["--header-timeout", "--body-timeout", "--keep-alive-timeout",
+                                  "--max-connections"])
+def test_serve_refuses_a_limit_that_is_not_positive(flag: str, tmp_path: Path) -> None:
+    result = cli("serve", "--store", _store(tmp_path), "--port", "0", flag, "-1")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"realm-jupyter: {flag} must be positive"]
+
+
+async def test_serve_believes_forwarded_addresses_only_from_allowed_proxies(
+        app_dir: Path, tmp_path: Path) -> None:
+    from realm_jupyter.server.runner import free_port
+    from tests.support.waiting import wait_healthy
+
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "realm_jupyter", "serve", "--app-dir", str(app_dir), "--store",
+        _store(tmp_path), "--port", str(port), "--demo-size", "tiny",
+        "--forwarded-allow-ips", "127.0.0.1", "--header-timeout", "1",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(url, process)
+        login = f"{url}/api/client/v2.0/app/realm-jupyter-demo/auth/providers/local-userpass/login"
+        wrong = {"username": "alice@example.com", "password": "not-her-password"}
+        async with httpx.AsyncClient(timeout=60) as http:
+
+            async def attempt(address: str) -> int:
+                response = await http.post(login, json=wrong,
+                                           headers={"X-Forwarded-For": address})
+                return response.status_code
+
+            statuses: list[int] = []
+            while len(statuses) < 12 and 429 not in statuses:  # delays double: one comes
+                statuses.append(await attempt("203.0.113.1"))
+            assert statuses[:5] == [401] * 5 and statuses[-1] == 429
+            assert await attempt("203.0.113.2") == 401  # another client behind the proxy
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # says nothing
+        assert await asyncio.wait_for(reader.read(), timeout=30) == b""  # closed by the server
+        writer.close()
+    finally:
+        process.terminate()
+        await process.wait()

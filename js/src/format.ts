@@ -196,3 +196,13 @@ export function columnWidth(name: string, duckType: string): number {
   const header = (name.length + Math.min(duckType.length, 12)) * 7.5 + 40;
   return Math.round(Math.min(420, Math.max(KIND_WIDTHS[columnKind(duckType)], header)));
 }
+
+/** A subscription's query as people read it: "all Orders" for TRUEPREDICATE (Python twin:
+ * realm_jupyter/magics/display.py describe_query). */
+export function describeQuery(objectType: string, query: string): string {
+  const text = query.trim();
+  if (text === "" || text.toUpperCase() === "TRUEPREDICATE") {
+    return `all ${objectType}${objectType.endsWith("s") ? "" : "s"}`;
+  }
+  return text;
+}

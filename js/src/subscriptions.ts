@@ -15,7 +15,7 @@ import {
   realTimers,
   requestIds,
 } from "./common";
-import { formatCount } from "./format";
+import { describeQuery, formatCount } from "./format";
 import css from "./styles.css";
 
 /** Mirrors one entry of SubscriptionManager.subscriptions. */
@@ -257,7 +257,7 @@ function render({ model, el }: RenderProps<SubscriptionsModel>): () => void {
         { title: row.created_at ? `created ${row.created_at}` : null },
         h("td", { class: row.name ? null : "rj-muted" }, row.name ?? "(unnamed)"),
         h("td", {}, row.object_type),
-        h("td", { class: "rj-query" }, row.query),
+        h("td", { class: "rj-query", title: row.query }, describeQuery(row.object_type, row.query)),
         h("td", {}, h("span", { class: `rj-badge rj-state-${row.state}` }, row.state)),
         h("td", { class: "rj-num" }, formatCount(row.rows)),
         h("td", {}, remove),

@@ -173,6 +173,8 @@ export class PageStore<T extends { rows: number }> {
     revision: number,
     private readonly send: (msg: PageRequest) => void,
     private readonly nextId: () => string,
+    /** Requests on their way at once; pages passed while they travel are never asked for. */
+    private readonly maxInflight = Number.POSITIVE_INFINITY,
   ) {
     this.#cache = new LruCache(capacity);
     this.#pageSize = pageSize;
@@ -207,6 +209,7 @@ export class PageStore<T extends { rows: number }> {
     let sent = 0;
     for (const page of pagesForRange(start, end, this.#pageSize)) {
       if (this.#cache.has(page) || this.#requested.has(page) || this.#failed.has(page)) continue;
+      if (this.#inflight.size >= this.maxInflight) break;
       const id = this.nextId();
       this.#inflight.set(id, page);
       this.#requested.add(page);

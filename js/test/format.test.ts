@@ -20,6 +20,7 @@ import {
   columnKind,
   columnWidth,
   compactJson,
+  describeQuery,
   formatBytes,
   formatCell,
   formatCount,
@@ -206,5 +207,16 @@ describe("Arrow IPC pages", () => {
     assert.equal(formatCell(page.columns[0]?.get(1), "TIMESTAMP").text, "null");
     assert.equal(page.columns[1]?.get(2), 3);
     assert.equal(page.columns[2], null);
+  });
+});
+
+describe("describeQuery", () => {
+  test("TRUEPREDICATE reads as all of a type", () => {
+    assert.equal(describeQuery("Order", "TRUEPREDICATE"), "all Orders");
+    assert.equal(describeQuery("Order", " truepredicate "), "all Orders");
+    assert.equal(describeQuery("Status", ""), "all Status");
+  });
+  test("other queries are shown as written", () => {
+    assert.equal(describeQuery("Item", "status == 'open'"), "status == 'open'");
   });
 });

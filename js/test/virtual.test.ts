@@ -237,3 +237,26 @@ describe("sort cycle", () => {
     assert.deepEqual(cycleSort(sort, "a", true), [{ column: "b", ascending: true }]);
   });
 });
+
+describe("bounded page requests", () => {
+  test("a fast drag asks only for where the view is when a reply lands", () => {
+    const sent: PageRequest[] = [];
+    let n = 0;
+    const pages = new PageStore<{ rows: number }>(100, 16, 1, (m) => sent.push(m), () => `r${++n}`, 2);
+    // the view passes over pages 0..9 while the first two requests travel
+    for (let row = 0; row < 1000; row += 100) pages.need(row, row + 20);
+    assert.deepEqual(
+      sent.map((m) => m.offset),
+      [0, 100],
+      "only two on their way; passed pages are never requested",
+    );
+    pages.accept({ kind: "page", request_id: "r1", offset: 0, rows: 100, revision: 1 }, () => ({
+      rows: 100,
+    }));
+    pages.need(900, 920); // where the drag stopped
+    assert.deepEqual(
+      sent.map((m) => m.offset),
+      [0, 100, 900],
+    );
+  });
+});

@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,33 @@ def default_cache_path(base_url: str, app_id: str, user_id: str) -> Path:
     return Path(platformdirs.user_cache_dir("realm-jupyter")) / f"{safe_app}-{digest}.duckdb"
 
 
+def _private_directory(directory: Path) -> None:
+    """Create the cache's directory 0700; tighten our default one if an older version left it
+    wider. DuckDB creates its files (the ``.wal`` too, at each write) with the umask's mode,
+    so the directory is what keeps other users out of the cached documents."""
+    import platformdirs
+
+    try:
+        if not directory.exists():
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)  # mkdir's mode passes through the umask
+        elif directory == Path(platformdirs.user_cache_dir("realm-jupyter")):
+            os.chmod(directory, 0o700)
+    except OSError as error:
+        raise CacheError(f"cannot create the cache directory {directory}: {error}") from error
+
+
+def _private_files(path: Path) -> None:
+    """The cache file and its write-ahead log readable by their owner only."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                try:
+                    os.chmod(file, 0o600)
+                except OSError as error:
+                    logger.warning("cannot make %s owner-only: %s", file, error)
+
+
 class Cache:
     """An open cache file. All methods run on the caller's thread (the kernel loop's);
     ``cursor()`` gives another thread (a widget's) its own connection for reads."""
@@ -82,7 +111,7 @@ class Cache:
         self.read_only = read_only
         self._key: Path | None = None
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_directory(self.path.parent)
             key = self.path.resolve()
             if key in _OPEN_FOR_WRITING:
                 raise CacheLockedError(
@@ -97,6 +126,7 @@ class Cache:
         if not read_only:
             self._key = key
             _OPEN_FOR_WRITING.add(key)
+            _private_files(self.path)
         self.connection.execute("SET TimeZone = 'UTC'")
         self.schema: Schema | None = None
         # The text of the ``_realm.meta`` rows this process has read or written. Only this

@@ -8,7 +8,7 @@ import httpx
 
 from ..errors import AuthError
 from .credentials import Credentials
-from .transport import RequestError, Transport
+from .transport import RequestError, Transport, not_a_sync_server
 from .user import User
 
 __all__ = ["App"]
@@ -52,6 +52,9 @@ class App:
         except AuthError as error:
             raise AuthError(f"login failed: {error.message}", status_code=401,
                             hint="check the email and password") from None
+        if not isinstance(answer, dict) or not {"user_id", "access_token",
+                                                "refresh_token"} <= answer.keys():
+            raise not_a_sync_server(self.base_url, "a login with JSON that is not a session")
         user = User(self, str(answer["user_id"]), str(answer["access_token"]),
                     str(answer["refresh_token"]), credentials.provider)
         self._users[user.id] = user

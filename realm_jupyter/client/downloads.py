@@ -89,6 +89,7 @@ class DownloadFrames:
         self.realm.apply_download(version, upserts, removes,
                                   None if uploaded is None else int(uploaded))
         self.server_version = max(self.server_version, version)
+        self.last_sync = asyncio.get_running_loop().time()  # every applied download counts
         self._report_changes(set(upserts) | {t for t, pks in removes.items() if pks})
 
     def _on_bootstrap_begin(self, header: dict[str, Any], payload: bytes | None) -> None:
@@ -124,6 +125,7 @@ class DownloadFrames:
         added = cache_apply.apply_bootstrap(realm.cache, version, int(header["replay_from"]),
                                             on_commit=with_data)
         realm.after_bootstrap()
+        self.last_sync = asyncio.get_running_loop().time()
         self._report_changes({t for t in added} if added else set())
 
     def _on_mark(self, header: dict[str, Any], payload: bytes | None) -> None:

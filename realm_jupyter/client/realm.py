@@ -166,7 +166,8 @@ class Realm:
         return await self.transport.authed(method, path, self.user.access_token, json=body)
 
     def report_error(self, error: RealmJupyterError) -> None:
-        """Hand a sync error to the error handler (or log it)."""
+        """Hand a sync error to the error handler (or log it); the session's status keeps it."""
+        self.session.record_error(error)
         if self.on_error is None:
             logger.warning("sync error: %s", error)
             return
@@ -191,7 +192,7 @@ class Realm:
 
     def clock_iso(self, loop_time: float) -> str:
         wall = time.time() - (asyncio.get_running_loop().time() - loop_time)
-        return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds")
+        return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="milliseconds")
 
     def apply_download(self, server_version: int, upserts: dict[str, Any],
                        removes: dict[str, list[Any]], uploaded: int | None = None) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..cache import apply as cache_apply
 from ..errors import (
     AuthError,
+    CompensatingWriteError,
     ProtocolError,
     RealmJupyterError,
     ServerUnavailableError,
@@ -91,6 +92,7 @@ class SyncSession(DownloadFrames):
         self._connection_listeners: list[Callable[[ConnectionState, ConnectionState], None]] = []
         self._progress_listeners: list[Callable[[Progress], None]] = []
         self._change_listeners: list[Callable[[set[str]], None]] = []
+        self._error_listeners: list[Callable[[RealmJupyterError], None]] = []
         self.progress = ProgressTracker()
 
     def __repr__(self) -> str:
@@ -201,6 +203,19 @@ class SyncSession(DownloadFrames):
         """``callback(object_types)`` after sync applied changes to those types."""
         self._change_listeners.append(callback)
         return lambda: _remove(self._change_listeners, callback)
+
+    def add_error_listener(self, callback: Callable[[RealmJupyterError], None]
+                           ) -> Callable[[], None]:
+        """``callback(error)`` for every sync error reported (compensating writes included)."""
+        self._error_listeners.append(callback)
+        return lambda: _remove(self._error_listeners, callback)
+
+    def record_error(self, error: RealmJupyterError) -> None:
+        """Remember ``error`` as the last one (``status()["error"]``) and tell the listeners:
+        a status widget shows it even when no cell is running to show a warning line."""
+        self.last_error = error
+        for callback in list(self._error_listeners):
+            _safely(callback, error)
 
     def _set_connection(self, new: ConnectionState) -> None:
         old = self.connection_state
@@ -420,11 +435,19 @@ class SyncSession(DownloadFrames):
             "subscription_version": latest.version,
             "subscription_state": store.state(latest.version).value,
             "last_sync": "" if self.last_sync is None else self.realm.clock_iso(self.last_sync),
-            "error": "" if error is None else str(error),
+            "error": "" if error is None else describe_error(error),
             "pending_uploads": self.realm.writes.pending_count(),
             "server_version": self.server_version,
             "cursor": self.realm.cache.cursor_version,
         }
+
+
+def describe_error(error: RealmJupyterError) -> str:
+    """One line for a status bar: a compensating write names the object and the reason."""
+    if isinstance(error, CompensatingWriteError):
+        return "; ".join(f"write reverted by the server: {w.object_type} {w.primary_key}: "
+                         f"{w.reason}" for w in error.writes)
+    return str(error)
 
 
 def _remove(items: list[Any], item: Any) -> None:

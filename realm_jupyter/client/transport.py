@@ -18,11 +18,13 @@ import orjson
 from ..errors import AuthError, ProtocolError, ServerUnavailableError, SyncError
 from ..wire import PROTOCOL_VERSION
 
-__all__ = ["Frame", "RequestError", "Transport", "read_frames"]
+__all__ = ["Frame", "RequestError", "Transport", "not_a_sync_server", "read_frames"]
 
 Frame = tuple[dict[str, Any], bytes | None]
 TokenSource = Callable[[bool], Awaitable[str]]
 STREAM_READ_TIMEOUT = 45.0  # three missed pings
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # a header line longer than this is not a frame
+MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024  # an announced payload larger than this is not one either
 
 
 class RequestError(SyncError):
@@ -72,7 +74,7 @@ class Transport:
                                          f"{_describe(error)}",
                                          hint="is the server running? (realm-jupyter serve)") \
                 from error
-        return _answer(response)
+        return _answer(response, self.base_url)
 
     async def authed(self, method: str, path: str, tokens: TokenSource, *,
                      json: Any = None) -> Any:
@@ -108,7 +110,7 @@ class Transport:
             try:
                 if response.status_code >= 400:
                     await response.aread()
-                    _answer(response)
+                    _answer(response, self.base_url)
                 yield read_frames(response.aiter_raw())
             except httpx.TransportError as error:
                 raise ServerUnavailableError(f"the sync stream broke: {_describe(error)}") \
@@ -123,11 +125,28 @@ def _describe(error: httpx.TransportError) -> str:
     return text.splitlines()[0]
 
 
-def _answer(response: httpx.Response) -> Any:
+def not_a_sync_server(base_url: str, what: str) -> ProtocolError:
+    """The one sentence for a URL that answers HTTP but is not a sync server (a Jupyter port)."""
+    return ProtocolError(f"{base_url} is not a realm-jupyter sync server (it answered {what}); "
+                         "use the URL that `realm-jupyter serve` prints")
+
+
+def _answer(response: httpx.Response, base_url: str) -> Any:
+    """The JSON body of a sync server's answer, or the error it stands for.
+
+    A sync server answers every API request with JSON. Anything else (an HTML page from
+    Jupyter, a proxy's error page) means the URL points somewhere else: that is said in one
+    sentence rather than echoing the page.
+    """
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if response.content and not kind.endswith("json"):
+        raise not_a_sync_server(base_url, f"HTTP {response.status_code} with "
+                                          f"{kind or 'no content type'}")
     try:
         body = response.json() if response.content else {}
     except ValueError:
-        body = {"error": response.text[:200] or f"HTTP {response.status_code}"}
+        raise not_a_sync_server(base_url, f"HTTP {response.status_code} with a body that "
+                                          "is not JSON") from None
     if response.status_code == 401:
         raise AuthError(str(body.get("error", "unauthorized")), status_code=401)
     if response.status_code >= 400:
@@ -135,6 +154,20 @@ def _answer(response: httpx.Response) -> Any:
             body = {"error": str(body)}
         raise RequestError(response.status_code, body)
     return body
+
+
+def _frame_header(line: bytes) -> dict[str, Any]:
+    """One header line, checked: a JSON object with a type and a sane payload length."""
+    try:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise ProtocolError(f"bad frame header from the server: {error}") from None
+    if not isinstance(header, dict) or "t" not in header:
+        raise ProtocolError("bad frame header from the server: no type")
+    size = header.get("payload", 0)
+    if type(size) is not int or not 0 <= size <= MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"bad frame header from the server: payload length {size!r:.40}")
+    return header
 
 
 async def read_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[Frame]:
@@ -147,15 +180,13 @@ async def read_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[Frame]:
             if header is None:
                 end = buffer.find(b"\n")
                 if end < 0:
+                    if len(buffer) > MAX_HEADER_BYTES:
+                        raise ProtocolError(f"bad frame header from the server: no line end in "
+                                            f"{MAX_HEADER_BYTES:,} bytes")
                     break
-                try:
-                    header = orjson.loads(bytes(buffer[:end]))
-                except orjson.JSONDecodeError as error:
-                    raise ProtocolError(f"bad frame header from the server: {error}") from None
-                if not isinstance(header, dict) or "t" not in header:
-                    raise ProtocolError("bad frame header from the server: no type")
+                header = _frame_header(bytes(buffer[:end]))
                 del buffer[: end + 1]
-            size = int(header.get("payload", 0))
+            size = header.get("payload", 0)
             if len(buffer) < size:
                 break
             payload = bytes(buffer[:size]) if size else None

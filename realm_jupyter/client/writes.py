@@ -423,7 +423,8 @@ class WriteQueue:
             return
         with self.cache.transaction():
             self.cache.set_meta("unreported_compensations", [w for w in pending if w not in due])
-        writes = [CompensatingWrite(w["object_type"], w.get("primary_key"), w["reason"])
+        writes = [CompensatingWrite(w["object_type"], w.get("primary_key"), w["reason"],
+                                    _optional_int(w.get("client_version")))
                   for w in due]
         self.realm.report_error(CompensatingWriteError(
             "Client attempted a write that is not allowed; it has been reverted: "
@@ -431,6 +432,10 @@ class WriteQueue:
 
     def on_compensating_write(self, header: Mapping[str, Any]) -> None:
         self._record_compensations(header.get("writes", []))
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _python_pk(object_schema: ObjectSchema, value: Any) -> Any:

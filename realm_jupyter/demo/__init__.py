@@ -17,9 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_APP_DIR", "DEMO_USERS", "DemoUser"]
+__all__ = ["DEMO_APP_DIR", "DEMO_USERS", "DemoUser", "demo_store_url"]
 
 DEMO_APP_DIR = Path(__file__).parent / "app"
+
+
+def demo_store_url(size: str | int = "small") -> str:
+    """The built-in demo's default store: ``<user data dir>/realm-jupyter/demo-<size>.sqlite3``.
+
+    Not inside the app directory: installed from a wheel, that is site-packages, which may be
+    read-only and is shared by every user. One store per size, because a store is seeded once
+    (``demo --size large`` after ``demo`` must not find the small data).
+    """
+    import platformdirs
+
+    name = "".join(c for c in str(size) if c.isalnum() or c in "-_") or "small"
+    return f"sqlite:///{Path(platformdirs.user_data_dir('realm-jupyter')) / f'demo-{name}.sqlite3'}"
 
 
 @dataclass(frozen=True)

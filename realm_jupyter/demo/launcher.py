@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import RealmJupyterError
+from . import demo_store_url
 
 __all__ = ["find_notebooks", "run_demo", "wait_for_server"]
 
@@ -66,6 +67,15 @@ def wait_for_server(url: str, process: subprocess.Popen[bytes] | None = None,
     raise RealmJupyterError(f"the sync server did not start within {timeout:.0f} s")
 
 
+def _redact(url: str) -> str:
+    """A store URL without its password (the launcher prints it)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+    return url
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -89,15 +99,15 @@ def run_demo(*, size: str = "small", port: int = 9090, lab_port: int = 8888,
     if not _port_free(lab_port):
         lab_port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    store = store or os.environ.get("REALM_STORE") or demo_store_url(size)
     command = [sys.executable, "-m", "realm_jupyter", "serve", "--port", str(port),
-               "--demo-size", size]
-    if store:
-        command += ["--store", store]
+               "--demo-size", size, "--store", store]
     server = subprocess.Popen(command)
     lab: subprocess.Popen[bytes] | None = None
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        print(f"Starting the sync server at {url} (demo data: {size}) …", flush=True)
+        print(f"Starting the sync server at {url} (demo data: {size}; store: "
+              f"{_redact(store)}) …", flush=True)
         wait_for_server(url, server)
         lab_command = [sys.executable, "-m", "jupyterlab", str(notebooks / QUICKSTART),
                        f"--ServerApp.port={lab_port}", "--ServerApp.ip=127.0.0.1",

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..client import App, Credentials, Realm
+from ..cache.store import default_cache_path
+from ..client import App, Credentials, Realm, User
 from ..client.tokens import TokenStore
 from ..errors import AuthError, RealmJupyterError
 
@@ -66,44 +67,75 @@ class RealmContext:
     async def connect(self, base_url: str, app_id: str, credentials: Credentials | None,
                       login: str, *, cache: str | None = None, password_source: Any = None,
                       on_error: Any = None) -> tuple[Realm, bool]:
-        """Open (or reuse) a realm; returns (realm, reused)."""
+        """Open (or reuse) a realm; returns (realm, reused).
+
+        A connect that fails — nothing listening, a wrong password, an unknown app, a URL
+        that is not a sync server — leaves the working connection as it was: the new one is
+        logged in and opened first, and only then does it replace (and close) the old one.
+        Re-running with the same server, app and login reuses the open realm; if that
+        re-run brings a password or an API key, it is checked against the server first.
+        """
         base_url = base_url.rstrip("/")
         current = self.connection
         if (current is not None and not current.realm.closed and current.base_url == base_url
                 and current.app_id == app_id and current.login == login):
+            if credentials is not None and credentials.provider != "anon-user":
+                await self._check(current, credentials)
             return current.realm, True
-        await self.close()
         app = App(base_url, app_id)
         try:
-            user = None
-            if credentials is None:
-                stored = self.tokens.get(base_url, app_id, login)
-                if stored is not None:
-                    try:
-                        user = await app.log_in_with_refresh_token(
-                            stored["user_id"], stored["refresh_token"], stored.get("provider", ""))
-                    except AuthError:
-                        self.tokens.forget(base_url, app_id, login)
-                if user is None:
-                    credentials = password_source()
-            if user is None:
-                assert credentials is not None
-                user = await app.log_in(credentials)
-                if credentials.provider != "anon-user":
-                    self.tokens.put(base_url, app_id, login, user.id, user.refresh_token,
-                                    credentials.provider)
-            realm = await Realm.open(user, cache=Path(cache) if cache else None, on_error=on_error)
+            user = await self._log_in(app, credentials, login, password_source)
+            path = Path(cache) if cache else default_cache_path(base_url, app_id, user.id)
+            if current is not None and _same_file(current.realm.cache.path, path):
+                await self.close()  # one file, one owner: the old realm must let go first
+            realm = await Realm.open(user, cache=path, on_error=on_error)
         except BaseException:
             await app.aclose()
             raise
         self.connection = Connection(base_url, app_id, login, app, realm)
+        if current is not None and current is not self.connection:
+            await _close(current)
         return realm, False
+
+    async def _log_in(self, app: App, credentials: Credentials | None, login: str,
+                      password_source: Any) -> User:
+        """A stored session (refresh token) when there are no credentials, else a login."""
+        base_url, app_id = app.base_url, app.app_id
+        if credentials is None:
+            stored = self.tokens.get(base_url, app_id, login)
+            if stored is not None:
+                try:
+                    return await app.log_in_with_refresh_token(
+                        stored["user_id"], stored["refresh_token"], stored.get("provider", ""))
+                except AuthError:
+                    self.tokens.forget(base_url, app_id, login)
+            credentials = password_source()
+        assert credentials is not None
+        user = await app.log_in(credentials)
+        if credentials.provider != "anon-user":
+            self.tokens.put(base_url, app_id, login, user.id, user.refresh_token,
+                            credentials.provider)
+        return user
+
+    async def _check(self, current: Connection, credentials: Credentials) -> None:
+        """Log in once more with ``credentials`` (they must work, and name the same user).
+
+        Raises:
+            AuthError: the server refused them, or they belong to another user.
+        """
+        probe = App(current.base_url, current.app_id)
+        try:
+            user = await self._log_in(probe, credentials, current.login, None)
+        finally:
+            await probe.aclose()
+        if user.id != current.realm.user.id:
+            raise AuthError(f"those credentials log in as user {user.id}, not {current.login} "
+                            f"(user {current.realm.user.id})")
 
     async def close(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
-            await connection.realm.close()
-            await connection.app.aclose()
+            await _close(connection)
 
     # ------------------------------------------------------------------ the demo server
 
@@ -142,6 +174,15 @@ class RealmContext:
         if self.demo_server is not None:
             _terminate(self.demo_server)
             self.demo_server = None
+
+
+async def _close(connection: Connection) -> None:
+    await connection.realm.close()
+    await connection.app.aclose()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.expanduser().resolve() == b.expanduser().resolve()
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:

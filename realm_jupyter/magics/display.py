@@ -20,7 +20,8 @@ from IPython.display import display as _display
 from ..client.progress import Progress
 from ..errors import QueryError, RealmJupyterError
 
-__all__ = ["CellOutput", "ProgressLine", "error_line", "note", "usage_error"]
+__all__ = ["CellOutput", "NoteLine", "ProgressLine", "describe_query", "error_line", "note",
+           "usage_error"]
 
 
 def error_line(error: RealmJupyterError) -> str:
@@ -30,6 +31,15 @@ def error_line(error: RealmJupyterError) -> str:
     if error.hint:
         text += f"\nHint: {error.hint}"
     return text
+
+
+def describe_query(object_type: str, query: str) -> str:
+    """A subscription as people read it: "all Orders" for TRUEPREDICATE, else "Order <query>"
+    (TypeScript twin: ``describeQuery`` in js/src/format.ts)."""
+    text = query.strip()
+    if not text or text.upper() == "TRUEPREDICATE":
+        return f"all {object_type}{'' if object_type.endswith('s') else 's'}"
+    return f"{object_type} {text}"
 
 
 def usage_error(error: RealmJupyterError) -> UsageError:
@@ -52,12 +62,29 @@ class _Bundle:
         return {"text/plain": self.text, "text/html": self.html}
 
 
+_COLORS = {"info": "var(--jp-ui-font-color1, #333)", "warning": "#b26b00", "success": "#2e7d32"}
+
+
+def _note_bundle(text: str, level: str) -> _Bundle:
+    color = _COLORS.get(level, "inherit")
+    return _Bundle(text, f'<div style="color:{color};font-family:var(--jp-code-font-family,'
+                         f'monospace);font-size:12px">{html.escape(text)}</div>')
+
+
 def note(text: str, *, level: str = "info") -> None:
     """A one-line message (``warning`` lines are amber: compensating writes, timeouts)."""
-    color = {"info": "var(--jp-ui-font-color1, #333)", "warning": "#b26b00",
-             "success": "#2e7d32"}.get(level, "inherit")
-    display(_Bundle(text, f'<div style="color:{color};font-family:var(--jp-code-font-family,'
-                          f'monospace);font-size:12px">{html.escape(text)}</div>'))
+    display(_note_bundle(text, level))
+
+
+class NoteLine:
+    """A one-line message that is shown at once and rewritten in place later in the same cell
+    (``%realm_write``: "uploading…", then what the server said)."""
+
+    def __init__(self, text: str, *, level: str = "info") -> None:
+        self.handle: DisplayHandle = display(_note_bundle(text, level), display_id=True)
+
+    def update(self, text: str, *, level: str = "info") -> None:
+        self.handle.update(_note_bundle(text, level))  # type: ignore[no-untyped-call]
 
 
 def _run_in(context: contextvars.Context | None, fn: Callable[[], Any]) -> None:
@@ -83,9 +110,18 @@ class CellOutput:
 
     MAX_PENDING = 50
 
-    def __init__(self) -> None:
+    def __init__(self, last_write: Callable[[], int | None] | None = None) -> None:
         self.context: contextvars.Context | None = None
         self.pending: list[Callable[[], Any]] = []
+        self._last_write = last_write
+        #: the local write version before the running cell started (None: not connected then)
+        self.writes_before: int | None = None
+
+    def made_here(self, client_version: int | None) -> bool:
+        """Whether the local write ``client_version`` was made by the running cell."""
+        if self.context is None:
+            return False
+        return client_version is None or client_version > (self.writes_before or 0)
 
     def show(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` (which displays something) where the user will see it."""
@@ -97,6 +133,7 @@ class CellOutput:
 
     def pre_run_cell(self, info: Any = None) -> None:
         self.context = contextvars.copy_context()
+        self.writes_before = self._last_write() if self._last_write is not None else None
         pending, self.pending = self.pending, []
         for fn in pending:
             fn()
@@ -131,9 +168,14 @@ class ProgressLine:
         self._last = 0.0
         self._moving = False
 
-    def _bundle(self, progress: Progress | None, done: str | None = None) -> _Bundle:
+    def _bundle(self, progress: Progress | None, done: str | None = None,
+                level: str = "success") -> _Bundle:
         if done is not None:
             text = f"{self.label}: {done}"
+            if level != "success":  # a wait that ran out or failed is never a green tick
+                text = f"⚠ {text}"
+                return _Bundle(text, f'<div style="font-size:12px;color:{_COLORS["warning"]}">'
+                                     f'{html.escape(text)}</div>')
             return _Bundle(text, f'<div style="font-size:12px;color:#2e7d32">'
                                  f'✓ {html.escape(text)}</div>')
         if progress is None or progress.phase == "idle":
@@ -165,6 +207,8 @@ class ProgressLine:
         handle, bundle = self.handle, self._bundle(progress)
         _run_in(self._context, lambda: handle.update(bundle))  # type: ignore[no-untyped-call]
 
-    def finish(self, summary: str) -> None:
+    def finish(self, summary: str, *, level: str = "success") -> None:
+        """The line's last state: a green tick (``success``) or an amber warning line."""
         if self.handle is not None:
-            self.handle.update(self._bundle(None, summary))  # type: ignore[no-untyped-call]
+            bundle = self._bundle(None, summary, level)
+            self.handle.update(bundle)  # type: ignore[no-untyped-call]

@@ -48,6 +48,30 @@ _COMMANDS: dict[str, Callable[..., Any]] = {
 }
 
 
+_QUERY_MAGICS = ("realm_subscribe", "realm_query")
+
+
+def require_quoted_query(name: str, parsed: argparse.Namespace, line: str) -> None:
+    """Refuse ``%realm_subscribe Item status == 'open'`` (the query split into words).
+
+    Words after the query are Python expressions for ``$0``, ``$1``…; a query with no ``$``
+    has none, so more words mean the query itself was not quoted.
+
+    Raises:
+        UsageError: with the quoted form as the hint.
+    """
+    if not parsed.args or "$" in (parsed.query or ""):
+        return
+    text = strip_comment(line).strip()
+    rest = text[text.find(parsed.type) + len(parsed.type):].strip() if parsed.type in text else ""
+    example = (f'%{name} {parsed.type} "{rest}"' if rest and '"' not in rest and "--" not in rest
+               else f'%{name} {parsed.type} "status == \'open\'"')
+    raise UsageError(f"%{name}: put the query in quotes, as one argument\nHint: {example}")
+
+#: Commands that wait for the server when run from a cell (the registered line magic does not).
+_IN_A_CELL: dict[str, Callable[..., Any]] = {"realm_write": write.run_and_confirm}
+
+
 def strip_comment(line: str) -> str:
     """``line`` without a trailing ``# comment``: a ``#`` outside quotes, after a space."""
     quote: str | None = None
@@ -86,11 +110,18 @@ class RealmMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.context = RealmContext(shell)
         self.rewriter = TopLevelRewriter()
-        self.cells = CellOutput()
+        self.cells = CellOutput(self._last_write)
         #: ``execution_count`` of the cell that ran ``%load_ext`` (its own magics cannot wait).
         self.loaded_in_cell: int | None = None
 
     # ------------------------------------------------------------------ plumbing
+
+    def _last_write(self) -> int | None:
+        """The newest local write version, or None when not connected."""
+        connection = self.context.connection
+        if connection is None or connection.realm.closed:
+            return None
+        return connection.realm.writes.last_client_version()
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -109,6 +140,8 @@ class RealmMagics(Magics):
         except ValueError as error:
             raise UsageError(f"%{name}: {error} (check the quotes)") from None
         parsed: argparse.Namespace = getattr(self, name).parser.parse_args(argv)
+        if name in _QUERY_MAGICS:
+            require_quoted_query(name, parsed, line)
         return parsed
 
     async def run(self, name: str, line: str) -> Any:
@@ -120,7 +153,7 @@ class RealmMagics(Magics):
             raise UsageError(f"%{name} is not a realm magic (try %lsmagic)")
         args = self._parse(name, line)
         with self._errors():
-            result = _COMMANDS[name](self, args)
+            result = _IN_A_CELL.get(name, _COMMANDS[name])(self, args)
             if inspect.isawaitable(result):
                 result = await result
             return result

@@ -153,7 +153,9 @@ class PredicateCompiler(CompilerBase):
         # A null field is "not equal" to any value and "not ordered" against it.
         null_matches = (op is CompareOp.NE) != negate
         if ci:
-            subject = self.fold(self.dialect.value_sql(site))
+            equality = op in (CompareOp.EQ, CompareOp.NE)  # orderings keep the fold table
+            subject = self.fold(self.dialect.value_sql(site),
+                                [fold(value)] if equality and isinstance(value, str) else None)
             param = self.raw_param(fold(value)) + self.dialect.bind(value, site)[1]
             comparison = f"{subject} {SYMBOLS[effective]} {param}"
         else:
@@ -170,7 +172,7 @@ class PredicateCompiler(CompilerBase):
         subject = dialect.value_sql(site)
         pattern_value = fold(value) if ci else value
         if ci:
-            subject = self.fold(subject)
+            subject = self.fold(subject, [pattern_value])
         if op is CompareOp.LIKE:
             converted = dialect.like_pattern(pattern_value)
             return dialect.like(subject, self.raw_param(converted))
@@ -296,7 +298,7 @@ class PredicateCompiler(CompilerBase):
             return self.null_test(site, negate, has_null != negate)
         subject = self.dialect.value_sql(site)
         if ci:
-            subject = self.fold(subject)
+            subject = self.fold(subject, [fold(c) for c in constants if isinstance(c, str)])
         listed = f"{subject} {'NOT IN' if negate else 'IN'} ({', '.join(params)})"
         if not negate:
             return f"({listed} OR {site.sql} IS NULL)" if has_null else listed

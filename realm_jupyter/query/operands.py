@@ -17,6 +17,7 @@ from ..schema import ObjectSchema
 from .ast import Aggregate, AggregateOp, CompareOp, Expr, Path, Quantifier
 from .dialects import FOLD_PARAMS, Dialect, Site
 from .typecheck import PropertyRef, aggregate_property, resolve
+from .values import SENTINEL, lower_fold_guards
 
 __all__ = ["SYMBOLS", "CompilerBase", "Leaf"]
 
@@ -52,7 +53,16 @@ class CompilerBase:
         self.params.append(value)
         return f"\x00{len(self.params) - 1}\x00"
 
-    def fold(self, sql: str) -> str:
+    def fold(self, sql: str, patterns: list[str] | None = None) -> str:
+        """``sql`` case-folded as ``[c]`` folds. Given the (folded) constants it will be
+        compared with by equality or a string operator, DuckDB uses its fast ``lower()``
+        when that provably gives the same answer (``values.lower_fold_guards``)."""
+        if patterns is not None and self.dialect.name == "duckdb":
+            guards = lower_fold_guards(patterns)
+            if guards is not None:
+                for letter in guards:
+                    sql = f"replace({sql}, {self.raw_param(letter)}, {self.raw_param(SENTINEL)})"
+                return f"lower({sql})"
         if self.dialect.name == "sqlite":
             return self.dialect.fold(sql, [])  # SQLite has no translate(): spelled out in SQL
         bound = [self.raw_param(FOLD_PARAMS[0]), self.raw_param(FOLD_PARAMS[1])]

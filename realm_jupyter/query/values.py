@@ -17,7 +17,8 @@ from typing import Any, overload
 
 from bson import Decimal128, ObjectId
 
-__all__ = ["FOLD_FROM", "FOLD_TO", "equal", "fold", "like_regex", "order", "sort_key"]
+__all__ = ["FOLD_FROM", "FOLD_TO", "SENTINEL", "equal", "fold", "like_regex", "lower_fold_guards",
+           "order", "sort_key"]
 
 #: ``[c]`` folds the letters Realm folds: U+0000–U+024F (Latin Basic, Supplement,
 #: Extended-A and -B), one character to one character. The same table drives SQL's
@@ -40,6 +41,51 @@ def fold(text: str | None) -> str | None:
     if text is None:
         return None
     return text.translate(_FOLD_TABLE)
+
+
+#: What DuckDB's ``lower()`` (utf8proc's simple case mapping) changes, one character each:
+#: Python's ``str.lower`` where it gives one character, and ``İ`` → ``i`` (Python gives two).
+_CASED_PLANES = 0x1F000  # no cased letters above (the last are Adlam's, U+1E900–U+1E943)
+SENTINEL = "\uffff"  # a noncharacter: what a guarded letter becomes before ``lower()``
+
+
+@lru_cache(maxsize=1)
+def _lower_outside_table() -> tuple[frozenset[str], dict[str, str]]:
+    """The letters ``lower()`` folds and Realm does not: (unsafe letters, guarded letters).
+
+    A pattern holding an unsafe letter (such a capital, or what ``lower()`` makes of it)
+    cannot use ``lower()``. The few capitals whose lowercase is a Latin letter Realm folds
+    to (``İ`` → ``i``, Kelvin ``K`` → ``k``, Ångström ``Å`` → ``å``, ``ẞ`` → ``ß``, …) are
+    *guarded* instead: replaced by ``SENTINEL`` before ``lower()`` when the pattern holds
+    their lowercase, so that they still match nothing in it, as under Realm's folding.
+    """
+    table = set(FOLD_FROM)
+    outside: dict[str, str] = {}
+    for cp in range(_CASED_PLANES):
+        char = chr(cp)
+        lowered = "i" if char == "\u0130" else char.lower()
+        if lowered != char and len(lowered) == 1 and char not in table:
+            outside[char] = lowered
+    guarded = {upper: lower for upper, lower in outside.items() if ord(lower) < 0x250}
+    unsafe = set(outside) | {lower for upper, lower in outside.items() if upper not in guarded}
+    return frozenset(unsafe | {SENTINEL}), guarded
+
+
+def lower_fold_guards(patterns: list[str]) -> list[str] | None:
+    """The letters to hide from ``lower()`` so that ``lower(x)`` matches ``patterns`` (already
+    folded) exactly as ``fold(x)`` would; None when no guard makes it so (use the table).
+
+    Why it holds: where ``x`` has a letter both foldings treat alike, they agree; where it
+    has a letter ``lower()`` folds and Realm does not, neither result can meet a character
+    of the pattern (the pattern holds neither the letter nor its image, or the letter is
+    guarded). Equality, ``IN`` and the string operators only compare characters, so they
+    give the same answer; orderings do not, and keep the table.
+    """
+    unsafe, guarded = _lower_outside_table()
+    used = set().union(*patterns) if patterns else set()
+    if used & unsafe:
+        return None
+    return sorted(upper for upper, lower in guarded.items() if lower in used)
 
 
 def normalize(value: Any) -> Any:

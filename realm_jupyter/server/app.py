@@ -41,7 +41,7 @@ def default_store_url(app_dir: Path) -> str:
 
 def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
                demo_size: str | int | None = None, access_ttl: int | None = None,
-               max_body: int | None = None) -> Starlette:
+               max_body: int | None = None, body_timeout: float | None = None) -> Starlette:
     """Build the server for ``app`` (an app directory or a loaded config).
 
     Parameters:
@@ -50,6 +50,7 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
         demo_size: seed the built-in demo users and generated data of this size on first start.
         access_ttl: lifetime of access tokens in seconds (tests shorten it).
         max_body: largest accepted request body in bytes.
+        body_timeout: seconds a request may take to send its body (then 408).
 
     Raises:
         ConfigError: the app directory is invalid (raised here, at start-up).
@@ -64,6 +65,7 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
         queryable = {name: config.sync.queryable_fields(name) for name in config.collections}
         try:
             await backend.open(config.schema.types, queryable)
+            await backend.claim_app(config.app_id)
             options: dict[str, Any] = {} if access_ttl is None else {"access_ttl": access_ttl}
             auth = await Auth.create(config, backend, **options)
             service = SyncService(config, backend, auth)
@@ -87,6 +89,7 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
             await service.shutdown()
             with contextlib.suppress(asyncio.CancelledError):
                 await trimmer
+            auth.passwords.close()
             await backend.close()
 
     async def api_error(request: Request, exc: Exception) -> Response:
@@ -104,8 +107,11 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
         logger.exception("error on %s", request.url.path)
         return error_response(ApiError(500, "InternalServerError", "internal server error"))
 
+    body_options: dict[str, Any] = {"limit": max_body} if max_body else {}
+    if body_timeout is not None:
+        body_options["timeout"] = body_timeout
     return Starlette(routes=[*routes, *admin_routes], lifespan=lifespan,
-                     middleware=[Middleware(BodyLimit, **({"limit": max_body} if max_body else {}))],
+                     middleware=[Middleware(BodyLimit, **body_options)],
                      exception_handlers={ApiError: api_error, StorageError: storage_error,
                                          Exception: server_error})
 

@@ -5,41 +5,59 @@
 * ``api-key`` looks up the SHA-256 of a random key (keys are high-entropy, so a
   fast hash is right for them, unlike passwords).
 
-Access tokens are short-lived HS256 JWTs signed with a secret kept in the store,
-so any server process sharing the store accepts them. Refresh tokens are opaque,
+Access tokens are short-lived HS256 JWTs signed with a secret every process on
+the store shares — ``REALM_SIGNING_SECRET``, a 0600 file beside a SQLite store, or
+the PostgreSQL database — so any of them accepts them. Refresh tokens are opaque,
 stored as hashes, and revocable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import time
-from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from bson import ObjectId
 
-from ..errors import AuthError, StorageError
+from ..errors import AuthError, ConfigError, StorageError
 from .appdir import AppConfig
+from .logins import MAX_USERNAME, LoginGuard
+from .passwords import PasswordHashing
 from .storage import ApiKeyRecord, RefreshTokenRecord, Store, UserRecord
 from .storage.sql import now_ms
 
-__all__ = ["Auth", "LoginLimiter", "Tokens", "new_id"]
+__all__ = ["Auth", "Tokens", "new_id"]
 
 ACCESS_TTL_SECONDS = 30 * 60
 REFRESH_TTL_SECONDS = 60 * 24 * 3600
 MIN_PASSWORD, MAX_PASSWORD = 6, 128
+SECRET_VARIABLE = "REALM_SIGNING_SECRET"
 
 
 def new_id() -> str:
     """A new id in App Services' form (an ObjectId's hex)."""
     return str(ObjectId())
+
+
+def _given_secret() -> str | None:
+    """``REALM_SIGNING_SECRET``, if set: the same value on every process of a deployment.
+
+    Raises:
+        ConfigError: it is shorter than 32 characters (too weak for HS256).
+    """
+    given = os.environ.get(SECRET_VARIABLE, "").strip()
+    if not given:
+        return None
+    if len(given) < 32:
+        raise ConfigError(f"{SECRET_VARIABLE} must be at least 32 characters long "
+                          f"(it has {len(given)})", hint="python -c 'import secrets; "
+                                                         "print(secrets.token_urlsafe(48))'")
+    return given
 
 
 def _sha256(text: str) -> str:
@@ -58,42 +76,6 @@ class Tokens:
                 "user_id": self.user_id, "device_id": self.device_id}
 
 
-class LoginLimiter:
-    """At most ``limit`` failed logins per key in a sliding ``window`` (seconds).
-
-    Kept per process: with several processes behind a balancer the effective limit
-    is per process, which still bounds guessing (documented in docs/server.md).
-    """
-
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def retry_after(self, *keys: str) -> float | None:
-        """Seconds to wait if any key is over the limit, else None."""
-        now = time.monotonic()
-        waits = []
-        for key in keys:
-            failures = self._failures.get(key)
-            if not failures:
-                continue
-            while failures and now - failures[0] > self.window:
-                failures.popleft()
-            if len(failures) >= self.limit:
-                waits.append(self.window - (now - failures[0]))
-        return max(waits) if waits else None
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._failures[key].append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
-
-
 class Auth:
     """Log in, issue and check tokens, manage users and API keys for one app."""
 
@@ -103,14 +85,13 @@ class Auth:
         self.store = store
         self.secret = secret
         self.access_ttl = access_ttl
-        self.hasher = PasswordHasher()
-        self.limiter = LoginLimiter()
+        self.passwords = PasswordHashing()
+        self.guard = LoginGuard()
 
     @classmethod
     async def create(cls, app: AppConfig, store: Store, **options: Any) -> Auth:
         """Load (or create once, shared by all processes) the signing secret."""
-        secret = await store.set_meta("signing_secret", secrets.token_urlsafe(48),
-                                      only_if_absent=True)
+        secret = await store.signing_secret(secrets.token_urlsafe(48), given=_given_secret())
         return cls(app, store, secret=secret, **options)
 
     # ------------------------------------------------------------------ providers
@@ -136,8 +117,8 @@ class Auth:
             username, password = body.get("username"), body.get("password")
             if not isinstance(username, str) or not isinstance(password, str):
                 raise AuthError("username and password are required", status_code=400)
-            found = await self.store.find_user_by_email(username.strip().lower())
-            if found is None or found.password_hash is None or not self._verify(found, password):
+            found = await self._check_password(username, password)
+            if found is None:
                 raise AuthError("invalid username/password", status_code=401)
             return await self.issue(found.id)
         if provider == "api-key":
@@ -150,12 +131,19 @@ class Auth:
             return await self.issue(record.user_id)
         raise AuthError(f"provider {provider!r} is not supported by this server", status_code=400)
 
-    def _verify(self, user: UserRecord, password: str) -> bool:
-        assert user.password_hash is not None
-        try:
-            return bool(self.hasher.verify(user.password_hash, password))
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+    async def _check_password(self, username: str, password: str) -> UserRecord | None:
+        """The user whose email and password these are, else None.
+
+        Every call runs Argon2 once, against a dummy hash when there is no such user,
+        so the answer takes as long whether or not the email exists.
+        """
+        if len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
+            return None  # no stored user or password is this long
+        found = await self.store.find_user_by_email(username.strip().lower())
+        stored = found.password_hash if found is not None else None
+        if not await self.passwords.verify(stored, password) or found is None:
+            return None
+        return found
 
     async def register(self, email: str, password: str, *,
                        custom_data: Mapping[str, Any] | None = None,
@@ -177,14 +165,17 @@ class Auth:
                        custom_data: Mapping[str, Any] | None = None,
                        user_id: str | None = None) -> UserRecord:
         """Create an email/password user (the CLI and the demo use this directly)."""
+        if len(email) > MAX_USERNAME:
+            raise AuthError(f"an email address has at most {MAX_USERNAME} characters",
+                            status_code=400)
         email = email.strip().lower()
-        if "@" not in email or len(email) > 254:
+        if "@" not in email:
             raise AuthError(f"{email!r} is not an email address", status_code=400)
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise AuthError(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters",
                             status_code=400)
         user = UserRecord(id=user_id or new_id(), provider="local-userpass", email=email,
-                          password_hash=self.hasher.hash(password),
+                          password_hash=await self.passwords.hash(password),
                           custom_data=dict(custom_data or {}), created_at=now_ms())
         try:
             await self.store.create_user(user)

@@ -47,22 +47,9 @@ async def location(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     service = _service(request)
-    provider = request.path_params["provider"]
     body = await json_body(request)
-    keys = [f"ip:{_client_address(request)}"]
-    if isinstance(body.get("username"), str):
-        keys.append(f"user:{body['username'].strip().lower()}")
-    wait = service.auth.limiter.retry_after(*keys)
-    if wait is not None:
-        raise ApiError(429, "TooManyRequests", "too many failed logins: try again later",
-                       retry_after=wait)
-    try:
-        tokens = await service.auth.login(provider, body)
-    except AuthError as error:
-        if error.status_code == 401:
-            service.auth.limiter.failed(*keys)
-        raise auth_error(error) from None
-    service.auth.limiter.succeeded(*keys[1:])
+    tokens = await service.auth.guard.login(service.auth, request.path_params["provider"], body,
+                                            _client_address(request))
     return json_response(tokens.as_json())
 
 
@@ -72,6 +59,7 @@ async def register(request: Request) -> Response:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise ApiError(400, "InvalidParameter", "email and password are required")
+    service.auth.guard.register(service.auth, _client_address(request))
     try:
         await service.auth.register(email, password)
     except AuthError as error:

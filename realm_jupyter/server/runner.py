@@ -19,7 +19,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-__all__ = ["RunningServer", "free_port", "serve_forever", "start_server"]
+from .connections import ServerLimits
+
+__all__ = ["RunningServer", "ServerLimits", "free_port", "serve_forever", "start_server"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +69,18 @@ def _service(server: uvicorn.Server) -> Any:
     return getattr(getattr(app, "state", None), "service", None)
 
 
-def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Config:
+def _config(app: Starlette, host: str, port: int, log_level: str,
+            limits: ServerLimits | None) -> uvicorn.Config:
+    """uvicorn's settings; forwarded headers are believed only from ``forwarded_allow_ips``.
+
+    uvicorn would otherwise believe ``X-Forwarded-For`` from 127.0.0.1, where this
+    server listens by default: any local client could then claim any address and
+    slip out of the per-address login limits.
+    """
+    limits = limits or ServerLimits()
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                          timeout_graceful_shutdown=5, access_log=False, loop="asyncio")
+                          timeout_graceful_shutdown=5, access_log=False, loop="asyncio",
+                          **limits.uvicorn_options())
 
 
 @dataclass
@@ -89,7 +100,8 @@ class RunningServer:
 
 
 async def start_server(app: Starlette, host: str = "127.0.0.1", port: int | None = None,
-                       log_level: str = "warning") -> RunningServer:
+                       log_level: str = "warning",
+                       limits: ServerLimits | None = None) -> RunningServer:
     """Start ``app`` on the running loop and return once it accepts connections.
 
     The listening socket is bound here (port 0 picks a free one), so no other process
@@ -99,7 +111,7 @@ async def start_server(app: Starlette, host: str = "127.0.0.1", port: int | None
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port or 0))
     port = int(sock.getsockname()[1])
-    server = _Server(_config(app, host, port, log_level), embedded=True)
+    server = _Server(_config(app, host, port, log_level, limits), embedded=True)
     task = asyncio.create_task(_serve_embedded(server, sock), name=f"realm-server-{port}")
     while not server.started:
         if task.done():
@@ -123,6 +135,7 @@ async def _serve_embedded(server: _Server, sock: socket.socket) -> None:
                            "the reason is logged above") from None
 
 
-def serve_forever(app: Starlette, host: str, port: int, log_level: str = "info") -> None:
+def serve_forever(app: Starlette, host: str, port: int, log_level: str = "info",
+                  limits: ServerLimits | None = None) -> None:
     """Serve in the foreground until SIGINT/SIGTERM (used by ``realm-jupyter serve``)."""
-    _Server(_config(app, host, port, log_level)).run()
+    _Server(_config(app, host, port, log_level, limits)).run()

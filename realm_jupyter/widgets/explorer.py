@@ -4,8 +4,10 @@
 The browser keeps only the rows on screen; it asks for pages with ``{"kind": "page",
 "request_id", "offset", "limit"}`` and gets ``{"kind": "page", "request_id", "offset", "rows",
 "revision"}`` plus one buffer, an Arrow IPC stream of the rows (``{..., "rows": 0, "error"}`` and
-no buffer when the page cannot be read). Pages are read at once on the calling thread; nothing
-here changes sync state.
+no buffer when the page cannot be read). A copy of a selection larger than the loaded pages asks
+``{"kind": "copy", "request_id", "offset", "limit", "columns", "header"}`` and gets
+``{"kind": "copy", "request_id", "text"}`` (TSV) or ``{..., "error"}``. Pages are read at once on
+the calling thread; nothing here changes sync state.
 
 ``revision`` is the version of "what the rows are": it is bumped when the source reports that the
 type changed, and when the applied filter or the sort changes. The browser drops its page cache on
@@ -21,85 +23,19 @@ from collections.abc import Callable
 from typing import Any
 
 import anywidget
-import pyarrow as pa
-import pyarrow.compute as pc
+import pandas as pd
 import traitlets
 
 from ._base import LoopHandoff, bundle, default_loop, error_text, guarded
+from .explorer_arrow import for_browser, ipc_stream
+from .explorer_requests import MAX_PAGE_ROWS, answer
 from .protocols import ExplorerSource
 
 __all__ = ["DataExplorer", "for_browser", "ipc_stream"]
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGE_ROWS = 10_000
 MAX_FILTER_CHARS = 10_000
-
-
-# ---------------------------------------------------------------------- Arrow pages
-
-
-def _interval_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    months, days, nanos = value.months, value.days, value.nanoseconds
-    seconds, nanos = divmod(nanos, 1_000_000_000)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [f"{months} mon"] if months else []
-    parts += [f"{days} day{'' if abs(days) == 1 else 's'}"] if days else []
-    clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
-    if nanos:
-        clock += f".{nanos:09d}".rstrip("0")
-    if clock != "00:00:00" or not parts:
-        parts.append(clock)
-    return " ".join(parts)
-
-
-def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """The column as strings, for types apache-arrow JS would show wrongly or not at all."""
-    kind = column.type
-    if pa.types.is_dictionary(kind):
-        decoded = pc.cast(column, kind.value_type)
-        return _as_text(decoded) if _needs_text(kind.value_type) else decoded
-    if pa.types.is_decimal(kind) or pa.types.is_time(kind):
-        return pc.cast(column, pa.string())  # JS would show a decimal's unscaled integer
-    values = column.to_pylist()  # a page is small: per-value work is fine here
-    if pa.types.is_interval(kind):
-        return pa.array([_interval_text(v) for v in values], pa.string())
-    if pa.types.is_duration(kind):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
-    return pa.array([None if v is None else "\\x" + v.hex() for v in values], pa.string())
-
-
-def _needs_text(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_dictionary(kind)
-        or pa.types.is_decimal(kind)
-        or pa.types.is_time(kind)
-        or pa.types.is_interval(kind)
-        or pa.types.is_duration(kind)
-        or pa.types.is_binary(kind)
-        or pa.types.is_large_binary(kind)
-        or pa.types.is_fixed_size_binary(kind)
-    )
-
-
-def for_browser(table: pa.Table) -> pa.Table:
-    """``table`` with top-level decimal, time, interval, duration, binary and dictionary columns
-    turned into text the browser shows as DuckDB would (other types pass through untouched)."""
-    for index, field in enumerate(table.schema):
-        if _needs_text(field.type):
-            table = table.set_column(index, field.name, _as_text(table.column(index)))
-    return table
-
-
-def ipc_stream(table: pa.Table) -> memoryview:
-    """``table`` as one Arrow IPC stream (what apache-arrow's ``tableFromIPC`` reads)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return memoryview(sink.getvalue())
 
 
 def _filter_error(error: BaseException) -> dict[str, Any]:
@@ -131,6 +67,9 @@ class DataExplorer(anywidget.AnyWidget):
     total_rows = traitlets.Int(0, help="Rows matching the applied filter; the scrollbar spans them all.").tag(
         sync=True
     )
+    all_rows = traitlets.Int(
+        0, help="Rows of the type without the filter (\"6 of 2,654 rows\")."
+    ).tag(sync=True)
     sort = traitlets.List(
         traitlets.Dict(),
         help="Sort keys, most significant first: [{column, ascending}]; [] = primary key order.",
@@ -172,6 +111,7 @@ class DataExplorer(anywidget.AnyWidget):
             object_type=object_type,
             columns=columns,
             total_rows=total,
+            all_rows=source.count(object_type, "") if filter.strip() else total,
             filter=filter,
             page_size=page_size,
             **kwargs,
@@ -249,7 +189,7 @@ class DataExplorer(anywidget.AnyWidget):
             self.filter = ""  # equal to the applied filter now: clears filter_error, no recount
             self.columns = columns
             self.sort = []
-            self.total_rows = total
+            self.total_rows = self.all_rows = total
             self._bump()
 
     def _apply_filter(self, text: str) -> None:
@@ -267,6 +207,7 @@ class DataExplorer(anywidget.AnyWidget):
             self._active_filter = text
             self.filter_error = {}
             self.total_rows = total
+            self.all_rows = self._source.count(self.object_type, "") if text.strip() else total
             self._bump()
 
     def _bump(self) -> None:
@@ -293,6 +234,8 @@ class DataExplorer(anywidget.AnyWidget):
                 self.total_rows = self._source.count(self.object_type, self._active_filter)
             except ValueError as exc:  # e.g. the schema no longer has a filtered field
                 self.filter_error = _filter_error(exc)
+            self.all_rows = (self._source.count(self.object_type, "")
+                             if self._active_filter.strip() else self.total_rows)
             self._bump()
 
     def _on_source_change(self, object_types: set[str]) -> None:
@@ -304,34 +247,30 @@ class DataExplorer(anywidget.AnyWidget):
 
     def _on_msg(self, _widget: object, content: object, _buffers: list[bytes]) -> None:
         """A custom message from the browser (possibly on a subshell thread)."""
-        if isinstance(content, dict) and content.get("kind") == "page":
-            self._serve_page(content)
+        if isinstance(content, dict):
+            answer(self, content, self.send)
 
-    def _serve_page(self, content: dict[str, Any]) -> None:
-        request_id = content.get("request_id")
-        offset, limit = content.get("offset"), content.get("limit")
-        # Read the revision before the rows: a reply is then never newer than its tag.
-        reply: dict[str, Any] = {
-            "kind": "page",
-            "request_id": request_id,
-            "offset": offset,
-            "rows": 0,
-            "revision": self.revision,
-        }
-        if not isinstance(offset, int) or not isinstance(limit, int) or offset < 0 or limit < 1:
-            self.send({**reply, "error": "offset must be >= 0 and limit >= 1"})
-            return
-        sort = [(key["column"], key["ascending"]) for key in self.sort]
-        try:
-            table = self._source.page(
-                self.object_type, self._active_filter, sort, offset, min(limit, MAX_PAGE_ROWS)
-            )
-            table = for_browser(table)
-        except Exception as exc:
-            logger.warning("page %s of %s failed", offset, self.object_type, exc_info=True)
-            self.send({**reply, "error": error_text(exc)})
-            return
-        self.send({**reply, "rows": table.num_rows}, [ipc_stream(table)])
+    # The view, as the answers read it (explorer_requests.ExplorerView).
+    @property
+    def source(self) -> ExplorerSource:
+        return self._source
+
+    @property
+    def applied_filter(self) -> str:
+        """The filter the rows match: ``filter`` unless that one was refused."""
+        return self._active_filter
+
+    @property
+    def sort_keys(self) -> list[tuple[str, bool]]:
+        return [(key["column"], key["ascending"]) for key in self.sort]
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The rows shown — applied filter, sort — as a DataFrame (all of them, not a page)."""
+        table = self._source.page(self.object_type, self._active_filter, self.sort_keys, 0,
+                                  max(1, self._source.count(self.object_type, self._active_filter)))
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
 
     # ------------------------------------------------------------------ lifecycle
 

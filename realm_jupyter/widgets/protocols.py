@@ -123,6 +123,24 @@ class ExplorerSource(Protocol):
         """
         ...
 
+    def summaries(self, object_type: str, filter: str) -> list[dict[str, Any]]:
+        """One summary per column over the rows matching ``filter``, computed where the rows
+        are (see :mod:`realm_jupyter.widgets.summaries` for the shape).
+
+        Raises:
+            ValueError: the filter is not valid.
+        """
+        ...
+
+    def export(self, object_type: str, filter: str, sort: list[tuple[str, bool]],
+               format: str) -> bytes:
+        """The filtered, sorted rows as a ``"csv"`` or ``"parquet"`` file's bytes.
+
+        Raises:
+            ValueError: the filter or a sort column is not valid.
+        """
+        ...
+
     def add_change_listener(self, callback: Callable[[set[str]], None]) -> Callable[[], None]:
         """Call ``callback(object_types)`` after sync changed those types; return its remover."""
         ...

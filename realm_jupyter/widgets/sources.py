@@ -18,6 +18,8 @@ import pyarrow as pa
 from ..cache.ddl import quote
 from ..errors import QueryError, RealmJupyterError
 from ..query import check_subscription, parse
+from .explorer_export import export_relation
+from .summaries import column_summaries
 
 if TYPE_CHECKING:
     from ..client import Realm
@@ -40,7 +42,7 @@ class RealmStatusSource:
             callback(session.status())
 
         removers = [session.add_connection_listener(changed), session.add_progress_listener(changed),
-                    session.add_change_listener(changed),
+                    session.add_change_listener(changed), session.add_error_listener(changed),
                     self.realm.subscription_store.add_listener(changed)]
         return _all(removers)
 
@@ -171,18 +173,40 @@ class RealmExplorerSource:
             cursor.close()
         return int(rows[0][0])
 
-    def page(self, object_type: str, filter: str, sort: list[tuple[str, bool]], offset: int,
-             limit: int) -> pa.Table:
+    def _select(self, object_type: str, filter: str,
+                sort: list[tuple[str, bool]]) -> tuple[str, list[Any]]:
         object_schema = self.realm.schema[object_type]
         where, params = self._where(object_type, filter)
         keys = [f"{quote(column)} {'ASC NULLS FIRST' if ascending else 'DESC NULLS LAST'}"
                 for column, ascending in sort if column in object_schema]
         keys.append(quote(object_schema.primary_key))
+        return (f"SELECT * FROM {quote(object_type)} WHERE {where} ORDER BY {', '.join(keys)}",
+                params)
+
+    def page(self, object_type: str, filter: str, sort: list[tuple[str, bool]], offset: int,
+             limit: int) -> pa.Table:
+        sql, params = self._select(object_type, filter, sort)
         cursor = self.realm.cache.cursor()
         try:
-            return cursor.sql(f"SELECT * FROM {quote(object_type)} WHERE {where} ORDER BY "
-                              f"{', '.join(keys)} LIMIT {int(limit)} OFFSET {int(offset)}",
+            return cursor.sql(f"{sql} LIMIT {int(limit)} OFFSET {int(offset)}",
                               params=params or None).to_arrow_table()
+        finally:
+            cursor.close()
+
+    def summaries(self, object_type: str, filter: str) -> list[dict[str, Any]]:
+        where, params = self._where(object_type, filter)
+        cursor = self.realm.cache.cursor()
+        try:
+            return column_summaries(cursor, object_type, self.columns(object_type), where, params)
+        finally:
+            cursor.close()
+
+    def export(self, object_type: str, filter: str, sort: list[tuple[str, bool]],
+               format: str) -> bytes:
+        sql, params = self._select(object_type, filter, sort)
+        cursor = self.realm.cache.cursor()
+        try:
+            return export_relation(cursor.sql(sql, params=params or None), format)
         finally:
             cursor.close()
 

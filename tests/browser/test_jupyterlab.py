@@ -229,7 +229,7 @@ def test_explorer_rows_sort_and_scroll(quickstart: Any) -> None:
     explorer.get_by_label("filter").press("Enter")
     quickstart.wait_for_function(
         """([root, label]) => root.querySelector(".rj-toolbar").textContent.includes(label)""",
-        arg=[explorer.element_handle(), f"{len(returned):,} rows"], timeout=15_000)
+        arg=[explorer.element_handle(), f"{len(returned):,} of {len(north):,} rows"], timeout=15_000)
     top_returned = returned.assign(amount=returned["amount"].map(float)).sort_values(
         ["amount", "_id"], ascending=[False, True]).iloc[0]
     quickstart.wait_for_function(first, arg=[explorer.element_handle(), top_returned["_id"]],

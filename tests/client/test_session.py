@@ -200,3 +200,29 @@ async def test_bootstrap_progress(clients: Clients, demo_server: ServerUnderTest
     assert bootstrap[-1].rows == len(orders) and bootstrap[-1].bytes > 0
     assert reports[-1].phase == "idle" and reports[-1].estimate == 1.0
     assert carol.session.status()["progress"]["phase"] == "idle"
+
+
+async def test_last_sync_advances_with_every_applied_download(
+        clients: Clients, demo_server: ServerUnderTest) -> None:
+    """Not only when a subscription set completes: a remote change moves "last sync" too, and
+    the status a widget follows carries it."""
+    from realm_jupyter.widgets.sources import RealmStatusSource
+
+    alice = await clients.open(ALICE.email)
+    await alice.subscribe("Item", "team == 'north'")
+    carol = await clients.open(CAROL.email)
+    await carol.subscribe("Item")
+    before = alice.session.last_sync
+    shown = alice.session.status()["last_sync"]
+    assert before is not None and shown
+    seen: list[str] = []
+    remove = RealmStatusSource(alice).add_status_listener(lambda s: seen.append(s["last_sync"]))
+    try:
+        pk = await create_item(carol, CAROL.id, "a remote change")
+        await carol.session.wait_for_upload(20)
+        await eventually(lambda: alice.count("Item", "_id == $0", pk) == 1, 20, "the change")
+    finally:
+        remove()
+    after = alice.session.last_sync
+    assert after is not None and after > before
+    assert seen and seen[-1] == alice.session.status()["last_sync"] > shown  # ISO, to the ms

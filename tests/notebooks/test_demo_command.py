@@ -86,4 +86,5 @@ def test_demo_serves_and_ctrl_c_stops_both(tmp_path: Path, interrupt: str) -> No
             os.killpg(demo.pid, signal.SIGKILL)  # whatever the launcher left behind
     output = log.read_text(errors="replace")
     assert f"Starting the sync server at http://127.0.0.1:{port}" in output
+    assert f"store: sqlite:///{tmp_path / 'store.sqlite3'}) …" in output  # printed at start
     assert "Traceback" not in output

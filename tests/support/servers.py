@@ -11,7 +11,7 @@ from typing import Any
 from realm_jupyter.client import App, Credentials, Realm, User
 from realm_jupyter.demo import DEMO_APP_DIR, DEMO_USERS
 from realm_jupyter.server.app import create_app
-from realm_jupyter.server.runner import RunningServer, start_server
+from realm_jupyter.server.runner import RunningServer, ServerLimits, start_server
 
 DEMO_APP_ID = "realm-jupyter-demo"
 PASSWORDS = {user.email: user.password for user in DEMO_USERS}
@@ -58,10 +58,10 @@ class ServerUnderTest:
 
 @contextlib.asynccontextmanager
 async def serving(store_url: str, app_dir: Path = DEMO_APP_DIR, *, demo_size: str | int | None = "tiny",
-                  **options: Any) -> AsyncIterator[ServerUnderTest]:
-    """A server for ``app_dir`` on ``store_url``, stopped afterwards."""
+                  limits: ServerLimits | None = None, **options: Any) -> AsyncIterator[ServerUnderTest]:
+    """A server for ``app_dir`` on ``store_url`` (uvicorn ``limits`` as given), stopped afterwards."""
     app = create_app(app_dir, store_url, demo_size=demo_size, **options)
-    running = await start_server(app)
+    running = await start_server(app, limits=limits)
     server = ServerUnderTest(running, app.state.service.app.app_id, store_url)
     try:
         yield server

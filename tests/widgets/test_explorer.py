@@ -16,6 +16,8 @@ import traitlets
 
 from realm_jupyter.widgets import DataExplorer
 from realm_jupyter.widgets.explorer import for_browser
+from realm_jupyter.widgets.explorer_export import export_relation
+from realm_jupyter.widgets.summaries import column_summaries
 
 
 class FilterError(ValueError):
@@ -103,6 +105,17 @@ class DuckSource:
             return self.con.cursor().sql(sql, params=[limit, offset]).to_arrow_table()
         except duckdb.Error as error:
             raise self._error(error, filter) from error
+
+    def summaries(self, object_type: str, filter: str) -> list[dict[str, Any]]:
+        return column_summaries(self.con.cursor(), object_type, self.columns(object_type),
+                                self._where(filter), [])
+
+    def export(self, object_type: str, filter: str, sort: list[tuple[str, bool]],
+               format: str) -> bytes:
+        keys = [f"{self._quote(object_type, c)} {'ASC' if asc else 'DESC'}" for c, asc in sort]
+        sql = (f"SELECT * FROM {self._quote(object_type)} WHERE {self._where(filter)} "
+               f"ORDER BY {', '.join([*keys, '_id'])}")
+        return export_relation(self.con.cursor().sql(sql), format)
 
     def add_change_listener(self, callback: Callable[[set[str]], None]) -> Callable[[], None]:
         self.listeners.append(callback)
@@ -378,3 +391,110 @@ def test_for_browser_turns_awkward_types_into_text() -> None:
         }
     ]
     assert converted.schema.field("n").type == pa.int32()
+
+
+def request_copy(widget: Explorer, **fields: Any) -> dict[str, Any]:
+    widget._handle_custom_msg({"kind": "copy", "request_id": "c:1", **fields}, [])
+    reply, buffers = widget.sent[-1]
+    assert buffers == [] and reply["kind"] == "copy" and reply["request_id"] == "c:1"
+    return reply
+
+
+def test_a_large_copy_is_the_views_rows_as_tsv(explorer: Explorer, source: DuckSource) -> None:
+    explorer.sort = [{"column": "priority", "ascending": False}]
+    explorer.filter = "priority >= 3"
+    reply = request_copy(explorer, offset=1, limit=3, columns=["_id", "title", "created", "tags"],
+                         header=True)
+    expected = source.con.execute(
+        "SELECT _id, title, created, tags FROM Task WHERE priority >= 3 "
+        "ORDER BY priority DESC, _id LIMIT 3 OFFSET 1").fetchall()
+    lines = reply["text"].split("\n")
+    assert lines[0] == "_id\ttitle\tcreated\ttags"
+    assert [line.split("\t") for line in lines[1:]] == [
+        [str(pk), title, created.isoformat(), str(tags)] for pk, title, created, tags in expected]
+
+
+def test_copy_text_keeps_one_line_per_row_and_nulls_empty(explorer: Explorer) -> None:
+    reply = request_copy(explorer, offset=0, limit=8, columns=["score", "meta"], header=False)
+    rows = [line.split("\t") for line in reply["text"].split("\n")]
+    assert len(rows) == 8 and rows[0][0] == "" and rows[7][0] == ""  # rows 0 and 7 have no score
+    assert rows[1] == ["1.5", '{"n": 1, "tag": "x"}']
+
+
+def test_bad_or_oversized_copies_are_refused_in_one_line(explorer: Explorer) -> None:
+    assert "known columns" in request_copy(explorer, offset=0, limit=3, columns=["nope"])["error"]
+    assert "offset must be" in request_copy(explorer, offset=-1, limit=3, columns=["_id"])["error"]
+    refused = request_copy(explorer, offset=0, limit=10**6, columns=["_id"])["error"]
+    assert "explorer.df" in refused and "\n" not in refused
+
+
+def request(widget: Explorer, kind: str, **fields: Any) -> tuple[dict[str, Any], list[Any]]:
+    widget._handle_custom_msg({"kind": kind, "request_id": "r:1", **fields}, [])
+    reply, buffers = widget.sent[-1]
+    assert reply["kind"] == kind and reply["request_id"] == "r:1"
+    return reply, buffers
+
+
+def test_all_rows_counts_the_type_and_total_rows_the_filter(explorer: Explorer,
+                                                            source: DuckSource) -> None:
+    assert explorer.all_rows == explorer.total_rows == 1000
+    explorer.filter = "priority = 2"
+    assert (explorer.total_rows, explorer.all_rows) == (200, 1000)
+    source.con.execute("INSERT INTO Task SELECT * REPLACE (_id + 5000 AS _id) FROM Task LIMIT 10")
+    source.notify({"Task"})
+    assert (explorer.total_rows, explorer.all_rows) == (202, 1010)
+
+
+def test_summaries_are_duckdbs_over_the_filtered_rows(explorer: Explorer, source: DuckSource) -> None:
+    explorer.filter = "priority >= 3"
+    reply, buffers = request(explorer, "summaries")
+    assert buffers == [] and reply["revision"] == explorer.revision
+    by_column = {summary["column"]: summary for summary in reply["summaries"]}
+    score = by_column["score"]
+    nulls, low, high, count = source.con.execute(
+        "SELECT count(*) FILTER (WHERE score IS NULL), min(score), max(score), count(score) "
+        "FROM Task WHERE priority >= 3").fetchone()
+    assert score["kind"] == "histogram" and score["nulls"] == nulls
+    assert score["bins"][0]["low"] == low and score["bins"][-1]["high"] == high
+    assert sum(b["count"] for b in score["bins"]) == count
+    for chosen in (0, 7, len(score["bins"]) - 1):  # a bar's filter keeps exactly its rows
+        where = chosen_bin = score["bins"][chosen]
+        explorer.filter = f"priority >= 3 AND {where['filter']}".replace("==", "=")
+        assert explorer.total_rows == chosen_bin["count"], chosen_bin
+    explorer.filter = "priority >= 3"
+    title = by_column["title"]
+    assert title["kind"] == "top" and title["distinct"] == 400 and len(title["values"]) == 6
+    assert title["other"] == 400 - 6
+    assert by_column["meta"]["kind"] == "counts" and by_column["meta"]["nulls"] == 0
+    created = by_column["created"]
+    assert sum(b["count"] for b in created["bins"]) == 400
+    assert created["bins"][0]["low"].startswith("2024-01-01T00:")
+
+
+def test_exports_hold_the_view_in_its_order(explorer: Explorer, source: DuckSource) -> None:
+    import io
+
+    import pyarrow.parquet as pq
+
+    explorer.filter = "priority = 1"
+    explorer.sort = [{"column": "score", "ascending": False}]
+    reply, (data,) = request(explorer, "export", format="parquet")
+    assert reply["filename"] == "Task.parquet" and reply["bytes"] == len(data)
+    table = pq.read_table(io.BytesIO(bytes(data)))
+    expected = source.con.execute(
+        "SELECT _id FROM Task WHERE priority = 1 ORDER BY score DESC, _id").fetchall()
+    assert table.column("_id").to_pylist() == [pk for (pk,) in expected]
+    assert table.schema.field("meta").type.num_fields == 2  # nested stays nested
+    reply, (data,) = request(explorer, "export", format="csv")
+    lines = bytes(data).decode().splitlines()
+    assert lines[0].split(",")[:3] == ["_id", "title", "priority"] and len(lines) == 201
+    assert request(explorer, "export", format="xlsx")[0]["error"].startswith("export format")
+    frame = explorer.df
+    assert list(frame["_id"]) == [pk for (pk,) in expected]
+
+
+def test_summaries_for_rows_that_moved_on_are_not_computed(explorer: Explorer) -> None:
+    reply, _ = request(explorer, "summaries", revision=explorer.revision - 1)
+    assert reply["error"].startswith("stale") and "summaries" not in reply
+    reply, _ = request(explorer, "summaries", revision=explorer.revision)
+    assert len(reply["summaries"]) == len(explorer.columns)

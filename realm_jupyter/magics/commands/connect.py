@@ -45,12 +45,16 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
         secret = os.environ.get("REALM_PASSWORD") or getpass.getpass(f"Password for {login}: ")
         return Credentials.email_password(login, secret)
 
+    before = context.connection
     realm, reused = await context.connect(url, app_id, credentials, login, cache=args.cache,
                                           password_source=ask,
                                           on_error=lambda realm, error: _on_error(magics, error))
     verb = "Still connected" if reused else "Connected"
+    switched = ""
+    if before is not None and not reused:
+        switched = f" (the session of {before.login} at {before.base_url} is closed)"
     note(f"{verb} to {app_id} at {url} as {login} (user {realm.user.id}); "
-         f"cache {realm.cache.path}", level="success")
+         f"cache {realm.cache.path}{switched}", level="success")
     return None
 
 
@@ -70,10 +74,19 @@ def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:
 
 
 def _on_error(magics: RealmMagics, error: Any) -> None:
-    """Sync errors as warning lines, in the running cell (or the next one: see CellOutput)."""
+    """Sync errors as warning lines in the running cell.
+
+    A reverted write is reported under the cell that made it, if that cell is still running
+    (``%realm_write`` waits for the server's answer, and so does a cell that awaits
+    ``wait_for_upload``/``wait_for_download`` after its writes). It is never pinned to
+    another cell: otherwise the status widget shows it (its error line follows the session)
+    and ``realm.rejected_writes()`` lists it. Other sync errors wait for the next cell (see
+    CellOutput).
+    """
     if isinstance(error, CompensatingWriteError):
         lines = [f"⚠ write reverted by the server: {write.object_type} {write.primary_key}: "
-                 f"{write.reason}" for write in error.writes]
+                 f"{write.reason}" for write in error.writes
+                 if magics.cells.made_here(write.client_version)]
     else:
         lines = [f"⚠ sync: {error}"]
     for text in lines:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ...client.realm import WaitMode
 from ...errors import RealmJupyterError, SyncTimeoutError
-from ..display import ProgressLine, note
+from ..display import ProgressLine, describe_query
 
 if TYPE_CHECKING:
     from ..extension import RealmMagics
@@ -26,7 +26,7 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> pd.DataFrame:
     check_locally(realm, args.type, parse(query).bind(*values).render(), query)
     wait: WaitMode = "never" if args.no_wait else ("always" if args.always else "first_time")
     timeout = args.timeout if args.timeout is not None else magics.default_timeout
-    line = ProgressLine(f"{args.type} {query}")
+    line = ProgressLine(describe_query(args.type, query))
     remove: Any = None
     if wait != "never":
         line.start()
@@ -35,12 +35,14 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> pd.DataFrame:
     try:
         frame = await realm.subscribe(args.type, query, *values, name=args.name, wait=wait,
                                       timeout=timeout)
-    except SyncTimeoutError as error:
-        line.finish(f"still syncing after {timeout:g} s")
-        note(f"⚠ {error.message}; showing what is cached so far", level="warning")
-        return realm.query(args.type, query, *values)
+    except SyncTimeoutError:
+        frame = realm.query(args.type, query, *values)
+        text = (f"still syncing after {timeout:g} s (sync continues in the background); "
+                f"showing the {len(frame):,} rows cached so far")
+        line.finish(text, level="warning")  # only a wait can time out: the line is shown
+        return frame
     except RealmJupyterError:
-        line.finish("failed")
+        line.finish("failed", level="warning")
         raise
     finally:
         if remove is not None:

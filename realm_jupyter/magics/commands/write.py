@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from ...client.session import SessionState
 from ...documents import from_extended_json
-from ...errors import RealmJupyterError
+from ...errors import RealmJupyterError, SyncTimeoutError
 from ...schema import PropertyType
-from ..display import note
+from ..display import NoteLine, note
 
 if TYPE_CHECKING:
     from ..extension import RealmMagics
+
+WRITE_WAIT = 10.0  # seconds a %realm_write cell waits for the server's answer
 
 
 def _json(text: str | None, what: str) -> Any:
@@ -50,6 +53,46 @@ def _key(magics: RealmMagics, object_type: str, text: str | None) -> Any:
 
 
 def run(magics: RealmMagics, args: argparse.Namespace) -> Any:
+    """The registered line magic (``%time``, a ``def``): writes, and does not wait."""
+    realm = magics.context.realm
+    result = _write(magics, args)
+    note(f"{args.action} {args.type} applied locally; uploading "
+         f"({realm.writes.pending_count()} change(s) waiting)")
+    return result
+
+
+async def run_and_confirm(magics: RealmMagics, args: argparse.Namespace) -> Any:
+    """A ``%realm_write`` line of a cell: write, then wait (briefly) for the server's answer.
+
+    The cell ends once the write is acknowledged and its outcome downloaded, so a
+    compensating write's warning appears under this cell, not under whichever cell runs
+    next. A paused session, or one that does not answer within ``WRITE_WAIT`` seconds,
+    leaves the upload to the background and says so.
+    """
+    realm = magics.context.realm
+    result = _write(magics, args)
+    what = f"{args.action} {args.type}"
+    session = realm.session
+    if session.state is not SessionState.ACTIVE:
+        note(f"{what} applied locally; it uploads when sync resumes (%realm_resume)")
+        return result
+    line = NoteLine(f"{what} applied locally; uploading…")
+    reverted_before = len(realm.rejected_writes())
+    try:
+        await session.wait_for_upload(WRITE_WAIT)
+        await session.wait_for_download(WRITE_WAIT)
+    except SyncTimeoutError:
+        line.update(f"⚠ {what} applied locally; not acknowledged within {WRITE_WAIT:g} s "
+                    "(it uploads in the background)", level="warning")
+        return result
+    if len(realm.rejected_writes()) > reverted_before:
+        line.update(f"⚠ {what}: the server reverted it (below)", level="warning")
+    else:
+        line.update(f"{what} applied locally and accepted by the server", level="success")
+    return result
+
+
+def _write(magics: RealmMagics, args: argparse.Namespace) -> Any:
     realm = magics.context.realm
     with realm.write() as tx:
         if args.action == "create":
@@ -73,6 +116,4 @@ def run(magics: RealmMagics, args: argparse.Namespace) -> Any:
             result = None
         else:
             raise RealmJupyterError(f"unknown action {args.action!r} (create, update, delete, add)")
-    note(f"{args.action} {args.type} applied locally; uploading "
-         f"({realm.writes.pending_count()} change(s) waiting)")
     return result

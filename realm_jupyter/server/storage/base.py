@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ...errors import StorageError
 from ...schema import ObjectSchema
 
 if TYPE_CHECKING:
@@ -180,6 +181,15 @@ class Snapshot(abc.ABC):
     def close(self) -> None: ...
 
 
+def _redacted(url: str) -> str:
+    """A store URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+    return url
+
+
 class Store(abc.ABC):
     """What the server needs from a database. Blocking methods run on worker threads.
 
@@ -208,6 +218,35 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_meta(self, key: str, value: str, *, only_if_absent: bool = False) -> str:
         """Set a value; with ``only_if_absent`` keep an existing one. Returns the stored value."""
+
+    @abc.abstractmethod
+    async def delete_meta(self, key: str) -> None:
+        """Remove a value (and, where the engine can, its bytes from the file)."""
+
+    async def claim_app(self, app_id: str) -> None:
+        """Record ``app_id`` as this store's app on first open; refuse another app's store.
+
+        Two apps on one store would share users, tokens and documents.
+
+        Raises:
+            StorageError: the store belongs to another app id.
+        """
+        owner = await self.set_meta("app_id", app_id, only_if_absent=True)
+        if owner != app_id:
+            raise StorageError(f"the store {_redacted(self.url)} belongs to app {owner!r}, not "
+                               f"{app_id!r}: give each app its own --store")
+
+    async def signing_secret(self, candidate: str, *, given: str | None = None) -> str:
+        """The secret that signs access tokens, shared by every process on this store.
+
+        ``given`` (``REALM_SIGNING_SECRET``) wins, and the store then keeps none. Else
+        this base keeps it in the database (PostgreSQL, whose access control guards it);
+        SQLite keeps it in a file of its own beside the data file.
+        """
+        if given is not None:
+            await self.delete_meta("signing_secret")
+            return given
+        return await self.set_meta("signing_secret", candidate, only_if_absent=True)
 
     @abc.abstractmethod
     async def create_user(self, user: UserRecord) -> None:

@@ -179,6 +179,10 @@ class SQLStore(Store):
 
         return await self._run(run)
 
+    async def delete_meta(self, key: str) -> None:
+        statement = self.sql("DELETE FROM _realm_meta WHERE key = ?")
+        await self._run(lambda: self._execute(statement, (key,)))
+
     # ------------------------------------------------------------------ users and credentials
 
     _USER_COLUMNS = "id, provider, email, password_hash, custom_data, created_at, disabled"

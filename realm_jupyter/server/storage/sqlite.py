@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,13 @@ from ...errors import StorageError
 from ...schema import ObjectSchema
 from . import layout
 from .base import Event, HistoryEntry, Snapshot
+from .private import private_sqlite_files, read_or_create_secret, secret_path
 from .rows import history_entry
 from .sql import SQLStore
 
 __all__ = ["SQLiteStore"]
+
+logger = logging.getLogger(__name__)
 
 _DDL = [
     "CREATE TABLE IF NOT EXISTS _realm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -92,7 +96,6 @@ class AdbcConnection:
     def __init__(self, path: Path) -> None:
         import adbc_driver_sqlite.dbapi as adbc
 
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.raw = adbc.connect(str(path), autocommit=True)
         except Exception as error:
@@ -150,6 +153,7 @@ class SQLiteStore(SQLStore):
 
     async def open(self, schema: Mapping[str, ObjectSchema],
                    queryable: Mapping[str, frozenset[str]]) -> None:
+        await asyncio.to_thread(private_sqlite_files, self.path)
         await super().open(schema, queryable)
         self._known_version = await self.latest_version()
         self._watcher = asyncio.create_task(self._watch(), name="realm-store-watch")
@@ -179,6 +183,35 @@ class SQLiteStore(SQLStore):
 
     def _connect(self) -> AdbcConnection:
         return AdbcConnection(self.path)
+
+    async def delete_meta(self, key: str) -> None:
+        """Delete the row and overwrite its bytes: in the file (``secure_delete``) and in the
+        WAL (a truncating checkpoint), so a secret moved out leaves no copy behind."""
+
+        def run() -> None:
+            with self._connection() as conn:
+                conn.execute("PRAGMA secure_delete = ON")
+                try:
+                    conn.execute("DELETE FROM _realm_meta WHERE key = ?", (key,))
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    conn.execute("PRAGMA secure_delete = OFF")
+
+        await self._run(run)
+
+    async def signing_secret(self, candidate: str, *, given: str | None = None) -> str:
+        """From ``given``, else ``<store file>.secret`` (0600); a secret an older version kept
+        in ``_realm_meta`` is moved to that file and erased from the data file."""
+        stored = await self.get_meta("signing_secret")
+        if given is not None:
+            secret = given
+        else:
+            secret = await asyncio.to_thread(read_or_create_secret, secret_path(self.path),
+                                             stored or candidate)
+        if stored is not None:
+            await self.delete_meta("signing_secret")
+            logger.info("moved the token signing secret out of %s", self.path)
+        return secret
 
     def _internal_ddl(self) -> list[str]:
         return _DDL
