@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="the password (default: $REALM_PASSWORD, or asked for)")
     add.add_argument("--custom-data", default=None,
                      help="JSON custom user data (%%user.custom_data in rules)")
+    _custom_data_parser(user_commands, common)
+    _schema_parser(commands)
 
     apikeys = commands.add_parser("apikeys", help="manage API keys")
     key_commands = apikeys.add_subparsers(dest="apikeys_command", required=True, metavar="ACTION")
     create = key_commands.add_parser("create", help="create an API key; prints it once")
     common(create, app_dir_required=True)
     create.add_argument("name")
+    create.add_argument("--admin", action="store_true",
+                        help="the key may use the admin HTTP routes (custom user data)")
     listing = key_commands.add_parser("list", help="list API keys (never the keys themselves)")
     common(listing, app_dir_required=True)
     revoke = key_commands.add_parser("revoke",
@@ -129,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if args.command == "schema":
+            return _schema_infer(args)
         if args.command == "serve":
             return _serve(args)
         if args.command == "demo":
@@ -238,6 +245,7 @@ async def _admin(args: argparse.Namespace) -> int:
     app_dir = _app_dir(args)
     config = load_app(app_dir)
     if args.command == "import":
+        config = _infer_for_import(config, args.collection, args.files)
         return await _import(config, _store_url(args, app_dir), args.collection, args.files)
     store = open_store(_store_url(args, app_dir))
     await store.open(config.schema.types,
@@ -245,6 +253,8 @@ async def _admin(args: argparse.Namespace) -> int:
     try:
         await store.claim_app(config.app_id)
         auth = await Auth.create(config, store)
+        if args.command == "users" and args.users_command == "set-custom-data":
+            return await _set_custom_data(config, store, args)
         if args.command == "users" and args.users_command == "add":
             return await _add_user(config, store, auth, args)
         if args.command == "users":
@@ -256,6 +266,10 @@ async def _admin(args: argparse.Namespace) -> int:
 
             return await run_apikeys(auth, store, args)
         key, user_id = await auth.create_api_key(args.name)
+        if getattr(args, "admin", False):
+            from .server.admin_routes import grant_admin
+
+            await grant_admin(store, user_id)
         print(key)
         print(f"(API key {args.name!r} for server user {user_id}; it is shown only once)",
               file=sys.stderr)
@@ -264,12 +278,35 @@ async def _admin(args: argparse.Namespace) -> int:
         await store.close()
 
 
+@contextlib.asynccontextmanager
+async def _opened_store(config: Any, store_url: str) -> AsyncIterator[Any]:
+    """The app's store, open and claimed for this app (a store of another app is refused)."""
+    from .server.storage import open_store
+
+    store = open_store(store_url)
+    await store.open(config.schema.types,
+                     {name: config.sync.queryable_fields(name) for name in config.collections})
+    try:
+        await store.claim_app(config.app_id)
+        yield store
+    finally:
+        await store.close()
+
+
 async def _import(config: Any, store_url: str, collection: str, files: list[Path]) -> int:
     """Read and validate every file, then open the store and load them in one write: a
     file that cannot be used leaves the store untouched (not even created)."""
-    from .server.importer import ImportFileError, read_documents, to_wire_table
-    from .server.storage import open_store
+    from .server.importer import ImportFileError, read_documents, read_raw_documents, to_wire_table
 
+    custom = config.custom_user_data
+    if custom is not None and custom.server_side and custom.names(collection):
+        from .server.custom_data import import_custom_data
+
+        raw = [doc for path in files for doc in read_raw_documents(path)]
+        async with _opened_store(config, store_url) as store:
+            count = await import_custom_data(config, store, raw)
+        print(f"imported {count:,} custom user data documents (server-side, not synced)")
+        return 0
     target = config.collections.get(collection) or next(
         (c for c in config.collections.values() if c.collection == collection), None)
     if target is None:
@@ -277,22 +314,16 @@ async def _import(config: Any, store_url: str, collection: str, files: list[Path
         raise RealmJupyterError(f"no collection or object type {collection!r} (known: {known})")
     documents = []
     for path in files:
-        read = read_documents(path, target.schema)  # validates all before writing
+        read = read_documents(path, target.schema, target.dropped_fields)  # all checked first
         if not read:
             raise ImportFileError(f"{path}: holds no documents; nothing was imported")
         documents.extend(read)
         logger.info("read %s %s documents from %s (%s so far, all valid)", f"{len(read):,}",
                     target.object_type, path, f"{len(documents):,}")
-    store = open_store(store_url)
-    await store.open(config.schema.types,
-                     {name: config.sync.queryable_fields(name) for name in config.collections})
-    try:
-        await store.claim_app(config.app_id)
+    async with _opened_store(config, store_url) as store:
         logger.info("writing %s %s documents in one transaction …", f"{len(documents):,}",
                     target.object_type)
         version = await store.bulk_load(target.schema, to_wire_table(target.schema, documents))
-    finally:
-        await store.close()
     print(f"imported {len(documents):,} {target.object_type} documents (server version {version})")
     return 0
 
@@ -312,29 +343,90 @@ async def _add_user(config: Any, store: Any, auth: Any, args: argparse.Namespace
     target = config.custom_user_data
     user = await auth.add_user(args.email, password, custom_data={} if target else custom)
     if target is not None and custom:
-        await _store_custom_data(config, store, target, user.id, custom)
+        from .server.custom_data import parse_custom_data, set_custom_data
+
+        # Custom data goes into the app's custom user data collection, as App Services does.
+        await set_custom_data(config, store, user.id, parse_custom_data(args.custom_data))
     print(user.id)
     return 0
 
 
-async def _store_custom_data(config: Any, store: Any, target: Any, user_id: str,
-                             custom: dict[str, Any]) -> None:
-    """Custom data goes into the app's custom user data collection, as App Services does."""
-    from bson import ObjectId
+# --------------------------------------------------------------------------- custom user data
 
-    from .documents import from_extended_json, validate_document
-    from .server.storage import Change
 
-    object_schema = config.collections[target.object_type].schema
-    document = from_extended_json(json.dumps({**custom, target.user_id_field: user_id}))
-    if object_schema.primary_key_property.type.value == "objectId":
-        document.setdefault("_id", ObjectId())
-    validated = validate_document(object_schema, document)
+def _custom_data_parser(user_commands: Any, common: Any) -> None:
+    sub = user_commands.add_parser(
+        "set-custom-data", help="replace a user's custom user data (%%user.custom_data)")
+    common(sub, app_dir_required=True)
+    sub.add_argument("user", metavar="EMAIL|ID", help="the user's email or id")
+    sub.add_argument("data", metavar="JSON", help="the document, a JSON object (Extended JSON "
+                                                  "allowed); applies at the user's next session")
 
-    def work(tx: Any) -> None:
-        tx.put(Change(target.object_type, validated["_id"], validated), None)
 
-    await store.write(work)
+async def _set_custom_data(config: Any, store: Any, args: argparse.Namespace) -> int:
+    from .server.custom_data import parse_custom_data, set_custom_data
+
+    document = parse_custom_data(args.data)
+    user = (await store.find_user_by_email(args.user.strip().lower()) if "@" in args.user
+            else await store.get_user(args.user))
+    if user is None:
+        raise RealmJupyterError(f"no user {args.user!r} in this store")
+    stored = await set_custom_data(config, store, user.id, document)
+    print(json.dumps(stored, sort_keys=True, default=str))
+    return 0
+
+
+# --------------------------------------------------------------------------- development mode
+
+
+def _schema_parser(commands: Any) -> None:
+    schema = commands.add_parser("schema", help="development mode: infer schema.json files")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True,
+                                            metavar="ACTION")
+    infer = schema_commands.add_parser(
+        "infer", help="print (or --write) the schema.json inferred for each collection that "
+                      "has documents in data/ but no schema.json")
+    infer.add_argument("--app-dir", type=Path, required=True, help="App Services app directory")
+    infer.add_argument("--write", action="store_true",
+                       help="write the inferred files into data_sources/ for review")
+
+
+def _schema_infer(args: argparse.Namespace) -> int:
+    from .server.appdir import load_app
+    from .server.appdir_infer_files import inferred_schema_files
+
+    config = load_app(args.app_dir)
+    files = inferred_schema_files(config)
+    if not files:
+        print("every collection with documents already has a schema.json", file=sys.stderr)
+        return 0
+    for path, document in files.items():
+        text = json.dumps(document, indent=4) + "\n"
+        if args.write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+        else:
+            print(f"// {path.relative_to(config.root)}")
+            print(text, end="")
+    return 0
+
+
+def _infer_for_import(config: Any, collection: str, files: list[Path]) -> Any:
+    """Development mode: importing into a collection with no schema gives it one, written
+    to its schema.json as App Services writes the schema its clients sent."""
+    from .server.appdir import load_app
+    from .server.appdir_infer_files import write_inferred_schema
+
+    custom = config.custom_user_data
+    if (not config.development_mode or collection in config.collections
+            or any(c.collection == collection for c in config.collections.values())
+            or (custom is not None and custom.names(collection))):
+        return config
+    path = write_inferred_schema(config, collection, files)
+    print(f"development mode: wrote the inferred schema of {collection} to {path}",
+          file=sys.stderr)
+    return load_app(config.root)
 
 
 if __name__ == "__main__":

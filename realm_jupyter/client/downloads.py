@@ -217,4 +217,5 @@ class DownloadFrames:
         if action == "LogOutUser":
             raise AuthError(f"the server ended the session: {message}", status_code=401,
                             hint="log in again")
-        raise ServerUnavailableError(f"the server ended the session: {message}")
+        raise ServerUnavailableError(f"the server ended the session: {message}",
+                                     code=int(header.get("code", 200)))

@@ -91,6 +91,8 @@ class SyncSession(DownloadFrames):
         self.last_error: RealmJupyterError | None = None
         #: The error that stopped sync (None while it runs, or after a plain pause).
         self.failure: RealmJupyterError | None = None
+        self._attempts_at_connect = 0  # backoff steps before the current stream connected
+        self._reported_failure: str | None = None  # a server failure reported once
         self.last_sync: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[asyncio.Task[None]] = set()  # cancelled, not yet finished
@@ -321,6 +323,7 @@ class SyncSession(DownloadFrames):
             reopen = False
             try:
                 await self._stream_once()
+                self._reported_failure = None
                 delay = self.backoff.next_delay(retry_after=1.0)
             except ReauthRequired as ended:
                 try:
@@ -331,7 +334,10 @@ class SyncSession(DownloadFrames):
                 if reopen:
                     continue
                 delay = self.backoff.next_delay()
-            except (ServerUnavailableError, ProtocolError) as error:
+            except ServerUnavailableError as error:
+                self.last_error = error
+                delay = self._after_stream_error(error)
+            except ProtocolError as error:
                 self.last_error = error
                 delay = self.backoff.next_delay()
                 logger.info("sync connection lost (%s); retrying in %.1f s", error, delay)
@@ -375,6 +381,29 @@ class SyncSession(DownloadFrames):
         self._stream_token = await self.realm.user.access_token(refresh)
         return self._stream_token
 
+    def _after_stream_error(self, error: ServerUnavailableError) -> float:
+        """The delay before reconnecting after a lost connection or an error frame.
+
+        A stream the server ended because it failed (an error frame with a code
+        other than 200, "shutting down") would fail the same way at once: the
+        backoff keeps growing across such streams instead of restarting at its
+        first step on each reconnect, and the failure is reported once — not once
+        per reconnect — until a stream ends normally.
+        """
+        if error.code is not None and error.code != 200:
+            self.backoff.attempts = max(self.backoff.attempts, self._attempts_at_connect)
+            delay = self.backoff.next_delay()
+            message = str(error)
+            if message != self._reported_failure:
+                self._reported_failure = message
+                self.realm.report_error(error)
+            logger.info("sync stream failed on the server; retrying in %.1f s", delay)
+            return delay
+        self._reported_failure = None
+        delay = self.backoff.next_delay()
+        logger.info("sync connection lost (%s); retrying in %.1f s", error, delay)
+        return delay
+
     async def _stream_once(self) -> None:
         realm = self.realm
         await realm.ensure_client_id()
@@ -398,6 +427,7 @@ class SyncSession(DownloadFrames):
                     self._handle(header, payload)  # an error frame (reset) raises first
                     if self.connection_state is not ConnectionState.CONNECTED:
                         self._set_connection(ConnectionState.CONNECTED)
+                        self._attempts_at_connect = self.backoff.attempts
                         self._queries_wakeup.set()
                         self._uploads_wakeup.set()
                     # A connection that works resets the backoff; one resuming a bootstrap

@@ -12,11 +12,17 @@ A field compared with an array-valued expansion means membership (``$in``).
 ``$ne`` is MongoDB's: *no* element of an array field equals the value, so it
 becomes ``NOT (field == value)`` (the same as ``!=`` for a scalar field, and
 right for lists, where Realm's ``!=`` would mean *some* element differs).
+
+Given the collection's ``fields``, a clause on a field the collection lacks is
+evaluated as App Services does — the field is null (``{"owner_id": "%%user.id"}``
+is false, ``{"owner_id": {"$exists": false}}`` true) — and folded to a constant, so
+the predicate names only real fields and every engine (bootstrap SQL, steady-state
+evaluation, write checks) agrees without knowing about absent fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ..errors import QueryError
@@ -43,8 +49,12 @@ _COMPARISONS = {"$eq": CompareOp.EQ, "$ne": CompareOp.NE, "$gt": CompareOp.GT,
 _MISSING = object()
 
 
-def parse_filter(document: Mapping[str, Any], expand: Expand | None = None) -> Predicate:
+def parse_filter(document: Mapping[str, Any], expand: Expand | None = None,
+                 fields: Collection[str] | None = None) -> Predicate:
     """Parse a MongoDB filter document into a predicate.
+
+    ``fields``, when given, are the top-level fields the collection has; clauses
+    on any other field are folded to the constant they are for a null field.
 
     Raises:
         QueryError: an unknown operator, a malformed operand or an unknown expansion
@@ -52,7 +62,7 @@ def parse_filter(document: Mapping[str, Any], expand: Expand | None = None) -> P
     """
     if not isinstance(document, Mapping):
         raise QueryError(f"a filter must be an object, not {type(document).__name__}")
-    return _Parser(expand or _no_expansions).document(document)
+    return _Parser(expand or _no_expansions, fields).document(document)
 
 
 def _no_expansions(name: str) -> Any:
@@ -60,16 +70,27 @@ def _no_expansions(name: str) -> Any:
 
 
 def _simplify(parts: list[Predicate], joiner: type[And] | type[Or]) -> Predicate:
+    identity = joiner is And  # True for AND, False for OR
+    if any(isinstance(p, Constant) and p.value is not identity for p in parts):
+        return Constant(not identity)  # AND with a false part, OR with a true one
+    parts = [p for p in parts if not isinstance(p, Constant)]
     if not parts:
-        return Constant(joiner is And)
+        return Constant(identity)
     if len(parts) == 1:
         return parts[0]
     return joiner(tuple(parts))
 
 
+def _negate(predicate: Predicate) -> Predicate:
+    if isinstance(predicate, Constant):
+        return Constant(not predicate.value)
+    return Not(predicate)
+
+
 class _Parser:
-    def __init__(self, expand: Expand) -> None:
+    def __init__(self, expand: Expand, fields: Collection[str] | None = None) -> None:
         self.expand = expand
+        self.fields = fields
 
     def value(self, raw: Any) -> Any:
         if isinstance(raw, str) and raw.startswith("%%"):
@@ -102,7 +123,7 @@ class _Parser:
             if key == "$and":
                 return _simplify(parts, And)
             combined = _simplify(parts, Or)
-            return Not(combined) if key == "$nor" else combined
+            return _negate(combined) if key == "$nor" else combined
         if key.startswith("$"):
             raise QueryError(f"unsupported top-level operator {key!r}")
         subject: Subject
@@ -115,9 +136,16 @@ class _Parser:
         else:
             subject = Path(tuple(key.split(".")))
         if isinstance(value, Mapping) and value and all(k.startswith("$") for k in value):
-            return _simplify([self.operator(subject, op, arg, key) for op, arg in value.items()],
-                             And)
-        return self.equals(subject, self.value(value), key)
+            clause = _simplify([self.operator(subject, op, arg, key) for op, arg in value.items()],
+                               And)
+        else:
+            clause = self.equals(subject, self.value(value), key)
+        if isinstance(subject, Path) and self.fields is not None \
+                and subject.parts[0] not in self.fields:
+            from .evaluate import evaluate
+
+            return Constant(evaluate(clause, {}))  # an absent field is null
+        return clause
 
     def equals(self, subject: Subject, value: Any, key: str) -> Predicate:
         if isinstance(value, list):

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..errors import StorageError
+from .admin_routes import admin_routes
 from .appdir import AppConfig, load_app
 from .auth import Auth
 from .http import ApiError, BodyLimit, error_response
@@ -70,6 +71,9 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
             service = SyncService(config, backend, auth)
             starlette.state.service = service
             await _seed(config, backend)
+            from .custom_data import seed_custom_data
+
+            await seed_custom_data(config, backend)
             if demo_size is not None:
                 from ..demo.seed import seed_demo
 
@@ -106,7 +110,7 @@ def create_app(app: AppConfig | str | Path, store: Store | str | None = None, *,
     body_options: dict[str, Any] = {"limit": max_body} if max_body else {}
     if body_timeout is not None:
         body_options["timeout"] = body_timeout
-    return Starlette(routes=routes, lifespan=lifespan,
+    return Starlette(routes=[*routes, *admin_routes], lifespan=lifespan,
                      middleware=[Middleware(BodyLimit, **body_options)],
                      exception_handlers={ApiError: api_error, StorageError: storage_error,
                                          Exception: server_error})
@@ -122,7 +126,8 @@ async def _seed(config: AppConfig, store: Store) -> None:
         key = f"seeded:{collection.object_type}"
         if await store.get_meta(key) is not None:
             continue
-        documents = read_documents(collection.seed_path, collection.schema)
+        documents = read_documents(collection.seed_path, collection.schema,
+                                   collection.dropped_fields)
         await store.bulk_load(collection.schema, to_wire_table(collection.schema, documents))
         await store.set_meta(key, str(len(documents)))
         logger.info("seeded %d %s documents from %s", len(documents), collection.object_type,

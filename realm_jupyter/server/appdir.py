@@ -14,10 +14,12 @@ never later as a puzzling sync error. ::
     sync/config.json                             Flexible Sync settings (older exports: permissions)
     data/<Coll>.json                             seed documents (our addition)
 
-Both export generations load (roles: :mod:`.appdir_roles`; sync settings:
-:mod:`.appdir_sync`). Parts of an app we do not
-serve (functions, triggers, …) are accepted, listed in ``AppConfig.unused`` and
-logged once, so an export never has to be trimmed before it runs.
+Both export generations load (collections and which generation's rules govern
+sync: :mod:`.appdir_collections`; roles: :mod:`.appdir_roles`; sync settings:
+:mod:`.appdir_sync`; custom user data: :mod:`.appdir_custom_data`). Parts of an
+app we do not serve (functions, triggers, unknown files and keys, …) are
+accepted, listed in ``AppConfig.unused`` and logged once, so an export never has
+to be trimmed before it runs.
 """
 
 from __future__ import annotations
@@ -25,24 +27,31 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError, SchemaError
-from ..schema import ObjectSchema, Schema
+from ..schema import Schema
+from .appdir_collections import (
+    CollectionConfig,
+    apply_legacy_permissions,
+    attach_seeds,
+    load_data_sources,
+    read_object,
+    relative,
+)
+from .appdir_custom_data import CustomUserData, load_custom_user_data
 from .appdir_roles import (
     FieldPermission,
     Role,
     expect,
     json_kind,
-    parse_legacy_roles,
-    parse_roles,
     read_json,
 )
-from .appdir_sync import SyncConfig, load_sync, resolve_type
+from .appdir_sync import SyncConfig, check_sync_type, load_sync, unused_sync_keys
 
 __all__ = [
     "AppConfig",
@@ -62,21 +71,10 @@ PROVIDER_TYPES = frozenset({"anon-user", "local-userpass", "api-key"})
 #: App Services provider types we do not serve: accepted and logged, so an export still loads.
 UNSERVED_PROVIDER_TYPES = frozenset({"custom-function", "custom-token", "oauth2-apple",
                                      "oauth2-facebook", "oauth2-google"})
+#: What a served app directory holds at its root (anything else is reported as not used).
+KNOWN_ROOT_ENTRIES = frozenset({*ROOT_CONFIG_FILES, "auth", "data_sources", "sync", "data"})
 UNUSED_DIRS = frozenset({"environments", "functions", "graphql", "hosting", "http_endpoints",
                          "https_endpoints", "log_forwarders", "services", "triggers", "values"})
-
-
-@dataclass(frozen=True)
-class CollectionConfig:
-    """One synced collection: where it lives in MongoDB terms, its schema and its roles."""
-
-    object_type: str
-    service: str
-    database: str
-    collection: str
-    schema: ObjectSchema
-    roles: tuple[Role, ...]
-    seed_path: Path | None
 
 
 @dataclass(frozen=True)
@@ -87,17 +85,6 @@ class AuthProvider:
     type: str
     disabled: bool = False
     config: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CustomUserData:
-    """Where ``%%user.custom_data`` comes from: the document whose ``user_id_field`` is the user."""
-
-    enabled: bool
-    database_name: str
-    collection_name: str
-    user_id_field: str
-    object_type: str
 
 
 @dataclass(frozen=True)
@@ -113,6 +100,11 @@ class AppConfig:
     sync: SyncConfig
     custom_user_data: CustomUserData | None
     unused: tuple[str, ...]
+    #: Where ``app_id`` came from: root_config.json, .mdb/meta.json, realm_config.json or name.
+    app_id_source: str = "root_config.json"
+    development_mode: bool = False
+    #: Which generation's rules govern sync: "rules.json" or "sync/config.json permissions".
+    sync_rules_source: str = "rules.json"
 
     @cached_property
     def schema(self) -> Schema:
@@ -142,24 +134,28 @@ def load_app(path: str | Path) -> AppConfig:
     root = Path(path).expanduser().absolute()
     if not root.is_dir():
         raise ConfigError("not an app directory (no such directory)", path=str(root))
+    sync_file = root / "sync" / "config.json"
+    sync_raw = read_object(sync_file) if sync_file.is_file() else {}
+    check_sync_type(sync_raw, sync_file)  # a partition-based app: one line, before anything else
     root_file = next((root / n for n in ROOT_CONFIG_FILES if (root / n).is_file()), None)
     if root_file is None:
         raise ConfigError("missing: an App Services app directory starts with root_config.json "
                           "(or realm_config.json in older exports)",
                           path=str(root / ROOT_CONFIG_FILES[0]))
-    root_config = _read_object(root_file)
-    app_id = root_config.get("app_id")
-    if not isinstance(app_id, str) or not app_id:
-        raise ConfigError("missing 'app_id'", path=str(root_file))
-    name = expect(root_config, "name", str, app_id, root_file)
+    root_config = read_object(root_file)
+    app_id, app_id_source = _app_id(root, root_file, root_config)
+    name = expect(root_config, "name", str, app_id, root_file) or app_id
+    development_mode = _development_mode(sync_raw, root_config)
 
-    sync_file = root / "sync" / "config.json"
-    sync_raw = _read_object(sync_file) if sync_file.is_file() else {}
-    unused = _unused_paths(root)
-    collections, default_roles = _load_data_sources(root, sync_raw.get("service_name"), unused)
-    collections, default_roles = _apply_legacy_permissions(sync_raw, sync_file, collections,
-                                                           default_roles)
-    collections = _attach_seeds(root / "data", collections)
+    unused = [*_unused_paths(root), *unused_sync_keys(sync_raw)]
+    custom_file = root / "auth" / "custom_user_data.json"
+    custom_names = _custom_data_names(custom_file)
+    collections, default_roles, pending = load_data_sources(root, sync_raw, unused,
+                                                             development_mode, custom_names)
+    collections, default_roles, rules_source = apply_legacy_permissions(
+        sync_raw, sync_file, collections, default_roles, unused)
+    collections = attach_seeds(root / "data", collections, pending, sync_raw, development_mode,
+                                custom_names)
     unserved: list[str] = []
     providers = _load_providers(root / "auth" / "providers.json", unserved)
     app = AppConfig(
@@ -168,113 +164,70 @@ def load_app(path: str | Path) -> AppConfig:
         collections=MappingProxyType(collections),
         default_roles=default_roles,
         sync=load_sync(sync_raw, sync_file, collections),
-        custom_user_data=_load_custom_user_data(root / "auth" / "custom_user_data.json",
-                                                collections),
+        custom_user_data=load_custom_user_data(custom_file, collections),
         unused=tuple(sorted(set(unused))),
+        app_id_source=app_id_source,
+        development_mode=development_mode,
+        sync_rules_source=rules_source,
     )
+    if app_id_source != root_file.name:
+        logger.info("app id %r taken from %s", app_id, app_id_source)
     if app.unused or unserved:
         logger.info("app %s: accepted but not used by realm_jupyter: %s", app_id,
                     ", ".join([*app.unused, *(f"auth provider {p}" for p in unserved)]))
+    from .rules_check import log_absent_rule_fields
+
+    log_absent_rule_fields(app)
     return app
 
 
-# --------------------------------------------------------------------------- data sources
+def _app_id(root: Path, root_file: Path, root_config: Mapping[str, Any]) -> tuple[str, str]:
+    """The app id and the file it came from.
+
+    ``appservices pull`` writes no ``app_id`` into ``root_config.json``: the id is in
+    ``.mdb/meta.json`` (``client_app_id``), or an older ``realm_config.json`` beside
+    it; failing those, the app's ``name`` stands in for it.
+    """
+    app_id = root_config.get("app_id")
+    if isinstance(app_id, str) and app_id:
+        return app_id, root_file.name
+    meta_file = root / ".mdb" / "meta.json"
+    if meta_file.is_file():
+        meta = read_json(meta_file)
+        client_app_id = meta.get("client_app_id") if isinstance(meta, dict) else None
+        if isinstance(client_app_id, str) and client_app_id:
+            return client_app_id, ".mdb/meta.json"
+    other = root / "realm_config.json"
+    if other != root_file and other.is_file():
+        older = read_object(other).get("app_id")
+        if isinstance(older, str) and older:
+            return older, "realm_config.json"
+    name = root_config.get("name")
+    if isinstance(name, str) and name:
+        return name, "name"
+    raise ConfigError("no app id: neither 'app_id' here, nor .mdb/meta.json's client_app_id, "
+                      "nor a 'name' to derive one from", path=str(root_file))
 
 
-def _load_data_sources(root: Path, sync_service: Any, unused: list[str]
-                       ) -> tuple[dict[str, CollectionConfig], tuple[Role, ...]]:
-    base = root / "data_sources"
-    services = sorted(d for d in base.iterdir() if d.is_dir()) if base.is_dir() else []
-    if isinstance(sync_service, str) and any(s.name == sync_service for s in services):
-        # Sync serves the one linked cluster that sync/config.json names.
-        unused.extend(f"{_relative(s, root)}/" for s in services if s.name != sync_service)
-        services = [s for s in services if s.name == sync_service]
-    collections: dict[str, CollectionConfig] = {}
-    default_roles: tuple[Role, ...] = ()
-    default_file: Path | None = None
-    for service in services:
-        rule_file = service / "default_rule.json"
-        if rule_file.is_file():
-            if default_file is not None:
-                raise ConfigError(f"default roles are also defined in {default_file}; "
-                                  "only one data source can be synced", path=str(rule_file))
-            default_file = rule_file
-            default_roles = parse_roles(_read_object(rule_file).get("roles"), rule_file)
-        for collection_dir in sorted(p for p in service.glob("*/*") if p.is_dir()):
-            config = _load_collection(collection_dir, service.name, root, unused)
-            if config is None:
-                continue
-            other = collections.get(config.object_type)
-            if other is not None:
-                raise ConfigError(
-                    f"object type {config.object_type!r} is already defined by "
-                    f"{other.service}/{other.database}/{other.collection}/schema.json",
-                    path=str(collection_dir / "schema.json"))
-            collections[config.object_type] = config
-    return collections, default_roles
+def _development_mode(sync_raw: Mapping[str, Any], root_config: Mapping[str, Any]) -> bool:
+    """``development_mode_enabled`` in sync/config.json, or in the older root file's ``sync``."""
+    for source in (sync_raw, root_config.get("sync")):
+        if isinstance(source, Mapping):
+            for key in ("development_mode_enabled", "is_development_mode_enabled"):
+                if source.get(key) is True:
+                    return True
+    return False
 
 
-def _load_collection(directory: Path, service: str, root: Path, unused: list[str]
-                     ) -> CollectionConfig | None:
-    schema_file, rules_file = directory / "schema.json", directory / "rules.json"
-    document = _read_object(schema_file) if schema_file.is_file() else {}
-    if not document:  # exports write "{}" for a collection that has rules but no schema
-        if rules_file.is_file() or schema_file.is_file():
-            unused.append(f"{_relative(directory, root)}/")
-        return None
-    title = document.get("title")
-    try:
-        schema = ObjectSchema.from_json_schema(
-            document, name=title if isinstance(title, str) and title else directory.name)
-    except SchemaError as error:
-        raise ConfigError(error.message, path=str(schema_file)) from error
-    roles = (parse_roles(_read_object(rules_file).get("roles"), rules_file)
-             if rules_file.is_file() else ())
-    return CollectionConfig(object_type=schema.name, service=service,
-                            database=directory.parent.name, collection=directory.name,
-                            schema=schema, roles=roles, seed_path=None)
-
-
-def _apply_legacy_permissions(
-    sync_raw: Mapping[str, Any], sync_file: Path, collections: dict[str, CollectionConfig],
-    default_roles: tuple[Role, ...],
-) -> tuple[dict[str, CollectionConfig], tuple[Role, ...]]:
-    """Older exports keep roles in ``sync/config.json``; fold them into the collections."""
-    permissions = expect(sync_raw, "permissions", dict, {}, sync_file)
-    out = dict(collections)
-    for key, raw_roles in expect(permissions, "rules", dict, {}, sync_file, "permissions").items():
-        object_type = resolve_type(key, collections, sync_file, "permissions.rules")
-        if out[object_type].roles:
-            raise ConfigError(f"permissions.rules: {object_type} also has a rules.json; "
-                              "keep one of the two", path=str(sync_file))
-        out[object_type] = replace(out[object_type],
-                                   roles=parse_legacy_roles(raw_roles, sync_file))
-    if "defaultRoles" in permissions:
-        if default_roles:
-            raise ConfigError("permissions.defaultRoles: default_rule.json also defines default "
-                              "roles; keep one of the two", path=str(sync_file))
-        default_roles = parse_legacy_roles(permissions["defaultRoles"], sync_file)
-    return out, default_roles
-
-
-def _attach_seeds(data_dir: Path, collections: dict[str, CollectionConfig]
-                  ) -> dict[str, CollectionConfig]:
-    """``data/<ObjectType or collection>.json``; a seed file that fits nothing is a typo."""
-    if not data_dir.is_dir():
-        return collections
-    out = dict(collections)
-    for seed in sorted(data_dir.glob("*.json")):
-        object_type = seed.stem if seed.stem in collections else next(
-            (c.object_type for c in collections.values() if c.collection == seed.stem), None)
-        if object_type is None:
-            known = ", ".join(sorted(collections)) or "none"
-            raise ConfigError(f"seed file names no object type or collection (known: {known})",
-                              path=str(seed))
-        if out[object_type].seed_path is not None:
-            raise ConfigError(f"{object_type} is already seeded from {out[object_type].seed_path}",
-                              path=str(seed))
-        out[object_type] = replace(out[object_type], seed_path=seed)
-    return out
+def _custom_data_names(path: Path) -> frozenset[str]:
+    """The custom user data collection's name, if enabled (it is never inferred or seeded)."""
+    if not path.is_file():
+        return frozenset()
+    raw = read_json(path)
+    if not isinstance(raw, dict) or raw.get("enabled") is not True:
+        return frozenset()
+    name = raw.get("collection_name")
+    return frozenset({name}) if isinstance(name, str) and name else frozenset()
 
 
 # --------------------------------------------------------------------------- auth
@@ -303,39 +256,14 @@ def _load_providers(path: Path, unserved: list[str]) -> dict[str, AuthProvider]:
         if kind in UNSERVED_PROVIDER_TYPES:
             unserved.append(name)
             continue
-        if kind not in PROVIDER_TYPES:
-            raise ConfigError(f"provider {name!r} has unknown type {kind!r} (served: "
-                              f"{', '.join(sorted(PROVIDER_TYPES))})", path=str(path))
+        if kind not in PROVIDER_TYPES:  # a provider type we have never heard of: reported
+            unserved.append(f"{name} (unknown type {kind!r})")
+            continue
         providers[name] = AuthProvider(
             name=name, type=kind,
             disabled=expect(entry, "disabled", bool, False, path, f"provider {name!r}"),
             config=dict(expect(entry, "config", dict, {}, path, f"provider {name!r}")))
     return providers
-
-
-def _load_custom_user_data(path: Path, collections: Mapping[str, CollectionConfig]
-                           ) -> CustomUserData | None:
-    """None when the file is missing or ``enabled`` is false (the feature is then off)."""
-    if not path.is_file():
-        return None
-    raw = _read_object(path)
-    if not expect(raw, "enabled", bool, False, path):
-        return None
-    database = expect(raw, "database_name", str, "", path)
-    collection_name = expect(raw, "collection_name", str, "", path)
-    user_id_field = expect(raw, "user_id_field", str, "", path)
-    service = expect(raw, "mongo_service_name", str, "", path)
-    match = next((c for c in collections.values()
-                  if c.database == database and c.collection == collection_name
-                  and (not service or c.service == service)), None)
-    if match is None:
-        raise ConfigError(f"custom user data collection {database}.{collection_name} has no "
-                          "schema.json under data_sources", path=str(path))
-    if user_id_field not in match.schema:
-        raise ConfigError(f"user_id_field {user_id_field!r} is not a field of "
-                          f"{match.object_type}", path=str(path))
-    return CustomUserData(enabled=True, database_name=database, collection_name=collection_name,
-                          user_id_field=user_id_field, object_type=match.object_type)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -344,22 +272,14 @@ def _load_custom_user_data(path: Path, collections: Mapping[str, CollectionConfi
 def _unused_paths(root: Path) -> list[str]:
     """Folders and files of an export that we accept but do not serve."""
     found = [f"{name}/" for name in sorted(UNUSED_DIRS) if (root / name).is_dir()]
-    found += [_relative(p, root) for p in (root / "data_sources").glob("*/config.json")]
+    found += [entry.name + ("/" if entry.is_dir() else "") for entry in sorted(root.iterdir())
+              if not entry.name.startswith(".") and entry.name not in KNOWN_ROOT_ENTRIES
+              and entry.name not in UNUSED_DIRS]
+    found += [relative(p, root) for p in (root / "data_sources").glob("*/config.json")]
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)
         subdirs[:] = [d for d in subdirs if not d.startswith(".")
                       and not (here == root and d in UNUSED_DIRS)]
         if "relationships.json" in files:
-            found.append(_relative(here / "relationships.json", root))
+            found.append(relative(here / "relationships.json", root))
     return found
-
-
-def _read_object(path: Path) -> dict[str, Any]:
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected a JSON object, not {json_kind(data)}", path=str(path))
-    return data
-
-
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()

@@ -1,12 +1,16 @@
 """``sync/config.json``: the Flexible Sync settings, checked against the app's schemas.
 
-A queryable field that no collection has, or an indexed field of a type the index
-cannot hold, would only surface as a confusing error on some client's first
+An indexed field of a type the index cannot hold, or a queryable field that is an
+embedded object, would only surface as a confusing error on some client's first
 subscription; here it stops the server at start-up instead, naming the file.
+A queryable name that matches no field is inert, as in App Services (it accepts
+"arbitrary strings" there, and development-mode apps list fields their clients
+had): it is warned about once and otherwise ignored. ``_id`` is always queryable.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +24,10 @@ from .appdir_roles import expect
 if TYPE_CHECKING:
     from .appdir import CollectionConfig
 
-__all__ = ["INDEXABLE_TYPES", "SyncConfig", "load_sync", "resolve_type"]
+__all__ = ["INDEXABLE_TYPES", "SyncConfig", "check_sync_type", "load_sync", "resolve_type",
+           "unused_sync_keys"]
+
+logger = logging.getLogger(__name__)
 
 #: Types an indexed queryable field may have (Realm: int64, string, ObjectId, UUID).
 INDEXABLE_TYPES = frozenset({PropertyType.INT, PropertyType.LONG, PropertyType.STRING,
@@ -51,34 +58,36 @@ def load_sync(raw: Mapping[str, Any], path: Path,
     """The parsed ``sync/config.json`` (``raw`` is ``{}`` when the file is missing).
 
     Raises:
-        ConfigError: partition-based sync, a queryable field that is not a scalar (or
-            list of scalars) of some collection, an indexed field that breaks Realm's
-            rules (§3.4 of the reference), or ``client_max_offline_days`` below 1.
+        ConfigError: partition-based sync, a queryable field that is an embedded
+            object, an indexed field that breaks Realm's rules (§3.4 of the reference),
+            or ``client_max_offline_days`` below 1.
     """
-    if "partition" in raw or raw.get("type") == "partition":
-        raise ConfigError("partition-based sync is not supported; realm_jupyter serves "
-                          "Flexible Sync only", path=str(path),
-                          hint="migrate the app to Flexible Sync (type: flexible)")
-    kind = expect(raw, "type", str, "flexible", path)
-    if kind != "flexible":
-        raise ConfigError(f"sync type {kind!r} is not supported (expected 'flexible')",
-                          path=str(path))
+    kind = check_sync_type(raw, path)
     queryable = _names(raw, "queryable_fields_names", path)
+    inert = []
     for name in queryable:
         holders = [c for c in collections.values() if name in c.schema]
-        if not holders:
-            raise ConfigError(f"queryable field {name!r} is a field of no collection",
-                              path=str(path))
+        if not holders and name != "_id":
+            inert.append(name)
         for collection in holders:
             _check_queryable(collection, name, path, "queryable_fields_names")
     per_type: dict[str, tuple[str, ...]] = {}
     where = "collection_queryable_fields_names"
     for key in expect(raw, where, dict, {}, path):
+        if key not in collections and not any(c.collection == key for c in collections.values()):
+            inert.append(f"{key}.* (no such collection)")  # e.g. a development-mode type
+            continue
         object_type = resolve_type(key, collections, path, where)
         names = _names(raw[where], key, path, where)
         for name in names:
-            _check_queryable(collections[object_type], name, path, f"{where}.{key}")
+            if name in collections[object_type].schema:
+                _check_queryable(collections[object_type], name, path, f"{where}.{key}")
+            elif name != "_id":
+                inert.append(f"{object_type}.{name}")
         per_type[object_type] = (*per_type.get(object_type, ()), *names)
+    if inert:
+        logger.warning("%s: queryable field names that match no field are inert: %s", path,
+                       ", ".join(inert))
     indexed = _names(raw, "indexed_queryable_fields_names", path)
     _check_indexed(indexed, queryable, collections, path)
     days = expect(raw, "client_max_offline_days", int, 30, path)
@@ -90,6 +99,36 @@ def load_sync(raw: Mapping[str, Any], path: Path,
         collection_queryable_fields_names=MappingProxyType(per_type),
         indexed_queryable_fields_names=indexed, client_max_offline_days=days,
         is_recovery_mode_disabled=expect(raw, "is_recovery_mode_disabled", bool, False, path))
+
+
+#: Keys of ``sync/config.json`` we read, or know App Services writes without meaning to us.
+KNOWN_KEYS = frozenset({
+    "type", "state", "development_mode_enabled", "service_name", "database_name",
+    "queryable_fields_names", "collection_queryable_fields_names",
+    "indexed_queryable_fields_names", "client_max_offline_days", "is_recovery_mode_disabled",
+    "permissions", "last_disabled"})
+
+
+def unused_sync_keys(raw: Mapping[str, Any]) -> list[str]:
+    """Keys of ``sync/config.json`` that we do not serve (``asymmetric_tables``, …)."""
+    return [f"sync/config.json key {key!r}" for key in raw if key not in KNOWN_KEYS]
+
+
+def check_sync_type(raw: Mapping[str, Any], path: Path) -> str:
+    """The sync type, ``flexible``; checked before anything else of the app is read.
+
+    Raises:
+        ConfigError: a partition-based app (one line), or another sync type.
+    """
+    if "partition" in raw or raw.get("type") == "partition":
+        raise ConfigError("partition-based sync is not supported; realm_jupyter serves "
+                          "Flexible Sync only", path=str(path),
+                          hint="migrate the app to Flexible Sync (type: flexible)")
+    kind = expect(raw, "type", str, "flexible", path)
+    if kind != "flexible":
+        raise ConfigError(f"sync type {kind!r} is not supported (expected 'flexible')",
+                          path=str(path))
+    return kind
 
 
 def _check_queryable(collection: CollectionConfig, name: str, path: Path, where: str) -> None:

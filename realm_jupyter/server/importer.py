@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from ..schema import ObjectSchema
 from ..wire import rows_to_arrow
 
 __all__ = ["ImportFileError", "ImportProblem", "InvalidDocumentsError", "read_documents",
-           "to_wire_table"]
+           "read_raw_documents", "to_wire_table"]
 
 MAX_PROBLEMS_SHOWN = 20
 #: Deepest nesting of objects and arrays in one document: MongoDB's limit for BSON
@@ -69,8 +69,11 @@ class InvalidDocumentsError(SchemaError):
         self.problems = problems
 
 
-def read_documents(path: Path, object_schema: ObjectSchema) -> list[dict[str, Any]]:
-    """All documents of ``path``, validated.
+def read_documents(path: Path, object_schema: ObjectSchema,
+                   ignore: Collection[str] = ()) -> list[dict[str, Any]]:
+    """All documents of ``path``, validated (top-level fields in ``ignore`` — those the
+    app's schema declares but we cannot serve, such as empty embedded objects — are
+    left out first).
 
     Raises:
         ImportFileError: ``path`` is missing, not a regular file or unreadable.
@@ -83,6 +86,8 @@ def read_documents(path: Path, object_schema: ObjectSchema) -> list[dict[str, An
         if isinstance(raw, ImportProblem):
             problems.append(raw)
             continue
+        if ignore and isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k not in ignore}
         try:
             documents.append(validate_document(object_schema, raw))
         except SchemaError as error:
@@ -126,6 +131,28 @@ def _kind(mode: int) -> str | None:
              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
              (stat.S_ISSOCK, "a socket")]
     return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def read_raw_documents(path: Path) -> list[dict[str, Any]]:
+    """All documents of ``path`` as decoded, with no schema to check them against
+    (schema inference, server-side custom user data).
+
+    Raises:
+        ImportFileError: ``path`` is missing, not a regular file or unreadable.
+        InvalidDocumentsError: a record is not valid JSON/BSON or not an object.
+    """
+    documents: list[dict[str, Any]] = []
+    problems: list[ImportProblem] = []
+    for location, raw in _records(path, _read_regular_file(path)):
+        if isinstance(raw, ImportProblem):
+            problems.append(raw)
+        elif not isinstance(raw, dict):
+            problems.append(ImportProblem(location, "a document must be an object"))
+        else:
+            documents.append(raw)
+    if problems:
+        raise InvalidDocumentsError(path, problems)
+    return documents
 
 
 def _records(path: Path, data: bytes) -> Iterator[tuple[str, Any]]:

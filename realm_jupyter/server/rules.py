@@ -122,8 +122,12 @@ class SessionRules:
                 return self._access(object_type, role)
         return _deny(object_type)
 
-    def _filter(self, raw: Mapping[str, Any] | None) -> Predicate | None:
-        return None if raw is None else parse_filter(raw, self.expand)
+    def _filter(self, raw: Mapping[str, Any] | None, object_type: str) -> Predicate | None:
+        """A document filter; fields the collection lacks are null (App Services' rule)."""
+        if raw is None:
+            return None
+        fields = self.app.collections[object_type].schema.properties
+        return parse_filter(raw, self.expand, fields)
 
     def _access(self, object_type: str, role: Role) -> CollectionAccess:
         if role.read_filter is None or role.write_filter is None:
@@ -131,8 +135,8 @@ class SessionRules:
                            "must both be defined): access denied", role.name, object_type)
             return _deny(object_type, role.name)
         try:
-            read_filter = self._filter(role.read_filter)
-            write_filter = self._filter(role.write_filter)
+            read_filter = self._filter(role.read_filter, object_type)
+            write_filter = self._filter(role.write_filter, object_type)
         except QueryError as error:
             logger.warning("role %r of %s denies access: %s", role.name, object_type, error)
             return _deny(object_type, role.name)

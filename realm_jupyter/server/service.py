@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..documents import to_plain
 from ..errors import QueryError, StorageError, UnsupportedQueryError
 from ..query import check_subscription
 from ..query.subscription import MAX_SET_TERMS, query_terms
@@ -73,12 +72,9 @@ class SyncService:
 
     async def custom_data(self, user: UserRecord) -> dict[str, Any]:
         """``%%user.custom_data``: from the custom user data collection when configured."""
-        config = self.app.custom_user_data
-        if config is None:
-            return dict(user.custom_data)
-        found = await self.store.find_documents(config.object_type, config.user_id_field, user.id,
-                                                limit=1)
-        return to_plain(found[0]) if found else {}
+        from .custom_data import get_custom_data
+
+        return await get_custom_data(self.app, self.store, user.id, user.custom_data)
 
     async def rules(self, user: UserRecord) -> SessionRules:
         return SessionRules(self.app, user, await self.custom_data(user))
@@ -189,7 +185,10 @@ class SyncService:
     def _guard(self, user: UserRecord, claims: AccessClaims, rules: SessionRules) -> StreamGuard:
         """What ends this stream when its token expires or its login is revoked."""
         config = self.app.custom_user_data
-        custom = None if config is None else (config.object_type, config.user_id_field)
+        # Synced custom data is watched in the history; server-side custom data (no schema)
+        # changes no stream: it applies at the user's next session.
+        custom = None if config is None or config.object_type is None \
+            else (config.object_type, config.user_id_field)
 
         async def reload() -> str:
             return (await self.rules(user)).fingerprint()

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from ..errors import QueryError
+from ..errors import QueryError, StorageError
 from ..query.ast import And, Constant, Not, Predicate
 from ..query.compiler import compile_predicate
 from ..query.dialects import PostgreSQLDialect, SQLiteDialect
@@ -120,6 +120,17 @@ class StreamSession:
             except _HistoryGone:
                 yield self._reset_frame(222, "the history this client needs is gone (trimmed, "
                                              "or compacted by a bulk load): it must reset")
+                return
+            except StorageError as error:
+                logger.warning("stream of client %s: store error: %s", self.client_id, error)
+                yield encode_frame({"t": "error", "code": 500, "action": "Transient",
+                                    "error": "the server's store is unavailable"})
+                return
+            except Exception as error:  # a bug must not become a reconnect loop
+                logger.exception("stream of client %s failed", self.client_id)
+                yield encode_frame({"t": "error", "code": 201, "action": "Transient",
+                                    "error": f"the server failed while serving this stream "
+                                             f"({type(error).__name__}); see the server's log"})
                 return
             if guard is not None and self._guard_stop:
                 yield guard.frame()

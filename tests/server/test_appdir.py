@@ -158,6 +158,7 @@ def test_modern_export_unused_parts_are_listed_and_logged_once(
         "functions/",
         "graphql/",
         "http_endpoints/",
+        "sync/config.json key 'asymmetric_tables'",
         "triggers/",
         "values/",
     )
@@ -227,10 +228,11 @@ def test_missing_root_config(tmp_path: Path) -> None:
     assert_config_error(app, "root_config.json", "root_config.json (or realm_config.json")
 
 
-def test_missing_app_id(tmp_path: Path) -> None:
+def test_missing_app_id_falls_back_to_the_name(tmp_path: Path) -> None:
     app = copy_app(LEGACY, tmp_path)
     edit_json(app / "realm_config.json", lambda d: d.pop("app_id"))
-    assert_config_error(app, "realm_config.json", "missing 'app_id'")
+    config = load_app(app)
+    assert (config.app_id, config.app_id_source) == (config.name, "name")
 
 
 def test_schema_error_names_the_schema_file(tmp_path: Path) -> None:
@@ -253,13 +255,6 @@ def test_legacy_role_that_is_not_an_object(tmp_path: Path) -> None:
     assert_config_error(app, "sync/config.json", "role #1 must be an object, not a list")
 
 
-def test_unknown_provider_type(tmp_path: Path) -> None:
-    app = copy_app(MODERN, tmp_path)
-    edit_json(app / "auth/providers.json",
-              lambda d: d.update(magic={"name": "magic", "type": "magic-link"}))
-    assert_config_error(app, "auth/providers.json", "unknown type 'magic-link'")
-
-
 def test_duplicate_object_type(tmp_path: Path) -> None:
     app = copy_app(MODERN, tmp_path)
     shutil.copytree(app / ITEM_DIR, app / "data_sources/mongodb-atlas/todo/tasks")
@@ -267,17 +262,10 @@ def test_duplicate_object_type(tmp_path: Path) -> None:
                         "object type 'Item' is already defined by mongodb-atlas/todo/Item")
 
 
-def test_queryable_field_that_no_collection_has(tmp_path: Path) -> None:
+def test_queryable_field_that_no_collection_has_is_inert(tmp_path: Path) -> None:
     app = copy_app(MODERN, tmp_path)
     edit_json(app / "sync/config.json", lambda d: d["queryable_fields_names"].append("colour"))
-    assert_config_error(app, "sync/config.json", "'colour' is a field of no collection")
-
-
-def test_collection_queryable_field_missing_from_that_collection(tmp_path: Path) -> None:
-    app = copy_app(MODERN, tmp_path)
-    edit_json(app / "sync/config.json",
-              lambda d: d["collection_queryable_fields_names"]["users"].append("summary"))
-    assert_config_error(app, "sync/config.json", "User has no field 'summary'")
+    assert "colour" in load_app(app).sync.queryable_fields_names
 
 
 def test_embedded_object_is_not_queryable(tmp_path: Path) -> None:
@@ -316,10 +304,11 @@ def test_partition_based_sync_is_refused(tmp_path: Path) -> None:
     assert_config_error(app, "sync/config.json", "partition-based sync is not supported")
 
 
-def test_custom_user_data_collection_must_exist(tmp_path: Path) -> None:
+def test_custom_user_data_collection_without_schema_is_server_side(tmp_path: Path) -> None:
     app = copy_app(MODERN, tmp_path)
     edit_json(app / "auth/custom_user_data.json", lambda d: d.update(collection_name="people"))
-    assert_config_error(app, "auth/custom_user_data.json", "todo.people has no schema.json")
+    config = load_app(app).custom_user_data
+    assert config is not None and config.server_side
 
 
 def test_seed_file_for_no_collection(tmp_path: Path) -> None:
@@ -328,8 +317,8 @@ def test_seed_file_for_no_collection(tmp_path: Path) -> None:
     assert_config_error(app, "data/Itme.json", "names no object type or collection")
 
 
-def test_legacy_rules_and_rules_json_for_the_same_type(tmp_path: Path) -> None:
+def test_legacy_rules_win_over_rules_json_for_sync(tmp_path: Path) -> None:
     app = copy_app(LEGACY, tmp_path)
     (app / "data_sources/mongodb-atlas/tracker/Task/rules.json").write_text(json.dumps(
         {"roles": [{"name": "all", "apply_when": {}, "document_filters": {"read": {}}}]}))
-    assert_config_error(app, "sync/config.json", "Task also has a rules.json")
+    assert [r.name for r in load_app(app).roles_for("Task")] == ["owner"]
