@@ -1,0 +1,131 @@
+"""Snapshots over real HTTP: save from a synced realm, open with no server, compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from realm_jupyter import ReadOnlySnapshotError, Realm, SnapshotError
+from realm_jupyter.client import SnapshotRealm
+from tests.client.conftest import Clients
+from tests.client.support import ALICE, CAROL
+from tests.support.servers import PASSWORDS
+
+
+async def synced(clients: Clients, email: str = CAROL.email) -> Realm:
+    """A realm subscribed to every type of the demo schema, with one local change applied."""
+    realm = await clients.open(email)
+    for object_type in realm.schema.names:
+        await realm.subscribe(object_type, name=f"all-{object_type}")
+    return realm
+
+
+@pytest.fixture
+def opened() -> list[SnapshotRealm]:
+    return []
+
+
+async def test_every_type_round_trips_with_its_dtypes(clients: Clients, tmp_path: Path) -> None:
+    live = await synced(clients)
+    manifest = live.save_snapshot(tmp_path / "snap")
+    with Realm.open_snapshot(tmp_path / "snap") as snapshot:
+        assert snapshot.schema.names == live.schema.names
+        for object_type in live.schema.names:
+            expected = live.df(object_type)
+            assert len(expected) > 0, object_type
+            pd.testing.assert_frame_equal(snapshot.df(object_type), expected)
+            pd.testing.assert_frame_equal(snapshot.df(object_type, index=True),
+                                          live.df(object_type, index=True))
+        pd.testing.assert_frame_equal(snapshot.query("Item", "priority >= 3 SORT(priority DESC)"),
+                                      live.query("Item", "priority >= 3 SORT(priority DESC)"))
+        sql = 'SELECT status, count(*) AS n FROM "Item" GROUP BY status ORDER BY status'
+        pd.testing.assert_frame_equal(snapshot.sql(sql), live.sql(sql))
+        pd.testing.assert_frame_equal(snapshot.changes(), live.changes())
+        assert snapshot.row_counts() == live.row_counts()
+        assert snapshot.server_version == live.cache.cursor_version == manifest["server_version"]
+        names = sorted(s.name or "" for s in snapshot.subscriptions)
+        assert names == sorted(s.name or "" for s in live.subscriptions)
+        assert snapshot.subscriptions.version == live.subscriptions.version
+
+
+async def test_the_manifest_says_where_from_and_holds_no_secret(clients: Clients,
+                                                               tmp_path: Path) -> None:
+    live = await synced(clients)
+    live.save_snapshot(tmp_path / "snap")
+    text = (tmp_path / "snap" / "manifest.json").read_text()
+    manifest = json.loads(text)
+    assert manifest["app_id"] == live.app.app_id
+    assert manifest["server_url"] == live.app.base_url
+    assert manifest["user_id"] == live.user.id
+    assert manifest["server_version"] == live.cache.cursor_version
+    assert manifest["schema"] == live.schema.to_json()
+    assert {q["name"] for q in manifest["subscriptions"]["queries"]} == {
+        f"all-{t}" for t in live.schema.names}
+    assert set(manifest["files"]) == {f"{t}.parquet" for t in live.schema.names} | {
+        "_realm/changes.parquet", "_realm/rejected_writes.parquet"}
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
+    for secret in (await live.user.access_token(), live.user._refresh_token,
+                   PASSWORDS[CAROL.email]):
+        assert secret and secret not in text
+    assert "token" not in text.lower() and "password" not in text.lower()
+
+
+async def test_a_snapshot_refuses_writes_subscriptions_and_session_controls(
+        clients: Clients, tmp_path: Path) -> None:
+    live = await synced(clients)
+    live.save_snapshot(tmp_path / "snap")
+    with Realm.open_snapshot(tmp_path / "snap") as snapshot:
+        before = snapshot.df("Item")
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            snapshot.write()
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            await snapshot.subscribe("Item", "priority > 1")
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            snapshot.unsubscribe(all=True)
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            async with snapshot.subscriptions.update() as mutable:
+                mutable.clear()
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            snapshot.session.pause()
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            await snapshot.session.wait_for_download()
+        with pytest.raises(ReadOnlySnapshotError, match="read-only snapshot"):
+            snapshot.sql('DELETE FROM "Item"')
+        pd.testing.assert_frame_equal(snapshot.df("Item"), before)
+
+
+async def test_an_altered_or_missing_file_is_refused_naming_it(clients: Clients,
+                                                               tmp_path: Path) -> None:
+    live = await synced(clients)
+    live.save_snapshot(tmp_path / "snap")
+    item = tmp_path / "snap" / "Item.parquet"
+    original = item.read_bytes()
+    item.write_bytes(original[:-9] + bytes([original[-9] ^ 1]) + original[-8:])
+    with pytest.raises(SnapshotError, match=r"Item\.parquet was altered"):
+        Realm.open_snapshot(tmp_path / "snap")
+    item.unlink()
+    with pytest.raises(SnapshotError, match=r"Item\.parquet is missing"):
+        Realm.open_snapshot(tmp_path / "snap")
+    (tmp_path / "snap" / "manifest.json").unlink()
+    with pytest.raises(SnapshotError, match=r"manifest\.json is missing"):
+        Realm.open_snapshot(tmp_path / "snap")
+
+
+async def test_saving_again_replaces_a_snapshot_but_never_other_files(clients: Clients,
+                                                                      tmp_path: Path) -> None:
+    live = await synced(clients, ALICE.email)
+    live.save_snapshot(tmp_path / "snap")
+    with live.write() as tx:
+        tx.create("Item", {"owner_id": live.user.id, "summary": "after the first snapshot"})
+    live.save_snapshot(tmp_path / "snap")
+    with Realm.open_snapshot(tmp_path / "snap") as snapshot:
+        pd.testing.assert_frame_equal(snapshot.df("Item"), live.df("Item"))
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(SnapshotError, match="not a snapshot"):
+        live.save_snapshot(other)
+    assert (other / "keep.txt").read_text() == "mine"
