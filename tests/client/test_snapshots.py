@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from realm_jupyter import ReadOnlySnapshotError, Realm, SnapshotError
-from realm_jupyter.client import SnapshotRealm
+from realm_jupyter.widgets.sources import RealmExplorerSource
 from tests.client.conftest import Clients
 from tests.client.support import ALICE, CAROL
 from tests.support.servers import PASSWORDS
@@ -21,11 +21,6 @@ async def synced(clients: Clients, email: str = CAROL.email) -> Realm:
     for object_type in realm.schema.names:
         await realm.subscribe(object_type, name=f"all-{object_type}")
     return realm
-
-
-@pytest.fixture
-def opened() -> list[SnapshotRealm]:
-    return []
 
 
 async def test_every_type_round_trips_with_its_dtypes(clients: Clients, tmp_path: Path) -> None:
@@ -129,3 +124,41 @@ async def test_saving_again_replaces_a_snapshot_but_never_other_files(clients: C
     with pytest.raises(SnapshotError, match="not a snapshot"):
         live.save_snapshot(other)
     assert (other / "keep.txt").read_text() == "mine"
+
+
+async def test_the_explorer_source_reads_a_snapshot_as_it_reads_the_cache(
+        clients: Clients, tmp_path: Path) -> None:
+    live = await synced(clients)
+    live.save_snapshot(tmp_path / "snap")
+    with Realm.open_snapshot(tmp_path / "snap") as snapshot:
+        sources = RealmExplorerSource(live), RealmExplorerSource(snapshot)
+        for object_type in live.schema.names:
+            a, b = (s.columns(object_type) for s in sources)
+            assert a == b
+        view = ("Order", "region == 'north'", [("amount", False)])
+        assert sources[0].count("Order", "region == 'north'") == sources[1].count(
+            "Order", "region == 'north'") > 0
+        assert sources[0].page(*view, 0, 20).equals(sources[1].page(*view, 0, 20))
+        assert sources[0].summaries("Order", "") == sources[1].summaries("Order", "")
+        assert sources[0].export(*view, "csv") == sources[1].export(*view, "csv")
+        removed = sources[1].add_change_listener(lambda types: None)
+        removed()  # a snapshot never changes: listening is allowed and silent
+
+
+async def test_a_snapshot_stays_pinned_while_the_live_cache_moves_on(clients: Clients,
+                                                                    tmp_path: Path) -> None:
+    carol = await synced(clients)
+    before, version = carol.df("Item"), carol.cache.cursor_version
+    carol.save_snapshot(tmp_path / "snap")
+    alice = await clients.open(ALICE.email)
+    await alice.subscribe("Item")
+    with alice.write() as tx:
+        tx.create("Item", {"owner_id": alice.user.id, "summary": "after the snapshot"})
+    await alice.session.wait_for_upload()
+    await carol.session.wait_for_download()
+    assert carol.cache.cursor_version > version
+    assert "after the snapshot" in set(carol.df("Item")["summary"])
+    with Realm.open_snapshot(tmp_path / "snap") as snapshot:
+        assert snapshot.server_version == version
+        pd.testing.assert_frame_equal(snapshot.df("Item"), before)
+        assert (snapshot.changes()["server_version"].dropna() <= version).all()
