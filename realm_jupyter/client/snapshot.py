@@ -195,9 +195,14 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         manifest = orjson.loads(manifest_path.read_bytes())
         files = manifest["files"]
         format_ = manifest["format"]
-        Schema.from_json(manifest["schema"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise SnapshotError(f"{manifest_path} is not a valid snapshot manifest: {error}") from None
+        names = Schema.from_json(manifest["schema"]).names
+        types = manifest["types"]
+        for key in ("app_id", "server_url", "user_id", "server_version", "subscriptions",
+                    "created_at"):
+            manifest[key]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise SnapshotError(f"{manifest_path} is not a valid snapshot manifest: "
+                            f"{type(error).__name__}: {error}") from None
     if format_ != FORMAT:
         raise SnapshotError(f"{manifest_path} has snapshot format {format_!r}; this version "
                             f"reads format {FORMAT}")
@@ -210,7 +215,9 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         if _sha256(file) != entry.get("sha256"):
             raise SnapshotError(f"snapshot file {name} was altered (SHA-256 mismatch with "
                                 f"{MANIFEST}): refusing to open {directory}")
-    for object_type, name in manifest.get("types", {}).items():
+    if not isinstance(types, dict) or sorted(types) != names:
+        raise SnapshotError(f"{manifest_path}: its files do not cover the types of its schema")
+    for object_type, name in types.items():
         if name not in files:
             raise SnapshotError(f"{manifest_path}: the file of {object_type} is not listed")
     return dict(manifest)

@@ -162,3 +162,23 @@ async def test_a_snapshot_stays_pinned_while_the_live_cache_moves_on(clients: Cl
         assert snapshot.server_version == version
         pd.testing.assert_frame_equal(snapshot.df("Item"), before)
         assert (snapshot.changes()["server_version"].dropna() <= version).all()
+
+
+async def test_a_manifest_that_points_outside_or_is_broken_is_refused(clients: Clients,
+                                                                     tmp_path: Path) -> None:
+    live = await synced(clients, ALICE.email)
+    live.save_snapshot(tmp_path / "snap")
+    manifest_path = tmp_path / "snap" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    (tmp_path / "outside.parquet").write_bytes((tmp_path / "snap" / "Item.parquet").read_bytes())
+    escaped = dict(manifest, types={**manifest["types"], "Item": "../outside.parquet"})
+    escaped["files"] = {**manifest["files"], "../outside.parquet": manifest["files"]["Item.parquet"]}
+    manifest_path.write_text(json.dumps(escaped))
+    with pytest.raises(SnapshotError, match=r"names a file outside the snapshot: '\.\./outside"):
+        Realm.open_snapshot(tmp_path / "snap")
+    manifest_path.write_text(json.dumps({k: v for k, v in manifest.items() if k != "user_id"}))
+    with pytest.raises(SnapshotError, match="not a valid snapshot manifest: KeyError"):
+        Realm.open_snapshot(tmp_path / "snap")
+    manifest_path.write_text("{not json")
+    with pytest.raises(SnapshotError, match="not a valid snapshot manifest"):
+        Realm.open_snapshot(tmp_path / "snap")
