@@ -111,11 +111,11 @@ def _write(cache: Cache, identity: Identity, directory: Path) -> dict[str, Any]:
             for object_schema in schema:
                 name = _file_name(object_schema.name)
                 types[object_schema.name] = name
-                files[name] = _copy(conn, f"SELECT * FROM {quote(object_schema.name)} ORDER BY "
-                                          f"{quote(object_schema.primary_key)}", directory / name)
+                files[name] = _copy(conn, quote(object_schema.name), directory / name,
+                                    f"ORDER BY {quote(object_schema.primary_key)}")
             for table in _META_TABLES:
                 name = f"_realm/{table}.parquet"
-                files[name] = _copy(conn, f"SELECT * FROM {META}.{table}", directory / name)
+                files[name] = _copy(conn, f"{META}.{table}", directory / name)
             manifest = {
                 "format": FORMAT,
                 "app_id": identity.app_id,
@@ -140,10 +140,11 @@ def _write(cache: Cache, identity: Identity, directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _copy(conn: duckdb.DuckDBPyConnection, sql: str, path: Path) -> dict[str, Any]:
-    relation = conn.sql(sql)
-    relation.write_parquet(str(path))
-    rows = conn.execute(f"SELECT count(*) FROM ({sql})").fetchall()
+def _copy(conn: duckdb.DuckDBPyConnection, table: str, path: Path,
+          order: str = "") -> dict[str, Any]:
+    """``table`` to a Parquet file, written by DuckDB (its types: STRUCT, LIST, DECIMAL…)."""
+    conn.sql(f"SELECT * FROM {table} {order}").write_parquet(str(path))
+    rows = conn.execute(f"SELECT count(*) FROM {table}").fetchall()
     return {"rows": int(rows[0][0])}
 
 

@@ -182,3 +182,18 @@ async def test_a_manifest_that_points_outside_or_is_broken_is_refused(clients: C
     manifest_path.write_text("{not json")
     with pytest.raises(SnapshotError, match="not a valid snapshot manifest"):
         Realm.open_snapshot(tmp_path / "snap")
+
+
+async def test_a_snapshot_of_a_snapshot_is_the_same_checkpoint(clients: Clients,
+                                                               tmp_path: Path) -> None:
+    live = await synced(clients, ALICE.email)
+    first = live.save_snapshot(tmp_path / "first")
+    with Realm.open_snapshot(tmp_path / "first") as snapshot:
+        second = snapshot.save_snapshot(tmp_path / "second")
+    for key in ("app_id", "server_url", "user_id", "server_version", "schema", "types"):
+        assert second[key] == first[key], key
+    assert second["subscriptions"]["queries"] == first["subscriptions"]["queries"]
+    with Realm.open_snapshot(tmp_path / "second") as again:
+        for object_type in live.schema.names:
+            pd.testing.assert_frame_equal(again.df(object_type), live.df(object_type))
+        pd.testing.assert_frame_equal(again.changes(), live.changes())
