@@ -122,6 +122,9 @@ def _write(cache: Cache, identity: Identity, directory: Path) -> dict[str, Any]:
                 "server_url": identity.base_url,
                 "user_id": identity.user_id,
                 "server_version": int(_meta(conn, "cursor") or 0),
+                # Local writes are in the rows at once; these had not reached the server yet.
+                "pending_uploads": int(conn.execute(
+                    f"SELECT count(*) FROM {META}.upload_queue").fetchall()[0][0]),
                 "subscriptions": _latest_set(conn),
                 "schema": schema_json,
                 "queryable_fields": _meta(conn, "queryable") or {},

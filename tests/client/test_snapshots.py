@@ -56,6 +56,7 @@ async def test_the_manifest_says_where_from_and_holds_no_secret(clients: Clients
     assert manifest["server_url"] == live.app.base_url
     assert manifest["user_id"] == live.user.id
     assert manifest["server_version"] == live.cache.cursor_version
+    assert manifest["pending_uploads"] == 0
     assert manifest["schema"] == live.schema.to_json()
     assert {q["name"] for q in manifest["subscriptions"]["queries"]} == {
         f"all-{t}" for t in live.schema.names}
