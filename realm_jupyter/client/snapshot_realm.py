@@ -103,12 +103,19 @@ class SnapshotRealm(Realm):
     def __init__(self, path: str | Path) -> None:
         # Not Realm.__init__: no user, no server, no session, no upload queue.
         cache, manifest, workdir = files.load(path)
+        self._finalizer = weakref.finalize(self, _release, cache, workdir)
         self.path = Path(path)
         self.manifest = manifest
         self.cache = cache
         self.schema = Schema.from_json(manifest["schema"])
         self.queryable = {k: list(v) for k, v in manifest.get("queryable_fields", {}).items()}
-        self.subscription_store = SubscriptionStore(cache)
+        try:
+            self.subscription_store = SubscriptionStore(cache)
+        except BaseException:
+            self._finalizer()
+            raise
+        # Stand-ins where a live realm has server-side objects, typed as those: what the
+        # shared read paths use exists; anything else raises ReadOnlySnapshotError.
         self.session = PinnedSession(self)  # type: ignore[assignment]
         identity = {"id": manifest["user_id"]}
         self.user = _Refusing("user", identity)  # type: ignore[assignment]
@@ -119,7 +126,6 @@ class SnapshotRealm(Realm):
             "last_client_version": lambda: 0, "pending_count": lambda: 0})
         self.on_error = None
         self._closed = False
-        self._finalizer = weakref.finalize(self, _release, cache, workdir)
 
     def __repr__(self) -> str:
         return (f"SnapshotRealm({self.path}, app={self.app_id!r}, "
