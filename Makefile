@@ -6,7 +6,7 @@ ARGS ?=
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install js demo test test-python test-js lint bench clean system-deps
+.PHONY: install js demo test test-python test-js lint bench clean system-deps snapshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ js: install
 
 demo: js
 	$(BIN)/realm-jupyter demo $(ARGS)
+
+# The demo's snapshot for notebook 05 where no server can run (Binder): small, regenerated here.
+snapshot: install
+	$(BIN)/python -m realm_jupyter.demo.snapshot notebooks/snapshots/demo-alice
 
 lint: install
 	$(BIN)/ruff check realm_jupyter tests benchmarks

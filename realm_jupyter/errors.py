@@ -22,6 +22,8 @@
     │   └── NoSubscriptionForWriteError      the object type has no subscription
     ├── CacheError                           the local DuckDB cache failed
     │   └── CacheLockedError                 another process owns the cache file
+    ├── SnapshotError                        a snapshot cannot be written or opened (file, reason)
+    │   └── ReadOnlySnapshotError            a write, subscription or session change on a snapshot
     └── StorageError                         the server's store failed
 
 Foreign errors (httpx, duckdb, sqlite3, psycopg) are translated at the layer that
@@ -47,9 +49,11 @@ __all__ = [
     "QueryError",
     "QuerySyntaxError",
     "QueryTypeError",
+    "ReadOnlySnapshotError",
     "RealmJupyterError",
     "SchemaError",
     "ServerUnavailableError",
+    "SnapshotError",
     "StorageError",
     "SubscriptionError",
     "SyncError",
@@ -295,6 +299,22 @@ class CacheError(RealmJupyterError):
 
 class CacheLockedError(CacheError):
     """Another process (often another kernel) holds the cache file open."""
+
+
+class SnapshotError(RealmJupyterError):
+    """A snapshot that cannot be written, or cannot be trusted when opened (a file missing
+    or altered since its manifest was written: the message names the file)."""
+
+
+class ReadOnlySnapshotError(SnapshotError):
+    """A snapshot is pinned at one checkpoint: writes, subscription changes and session
+    controls are refused (connect to the server to change anything)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action}: this realm is a read-only snapshot",
+                         hint="%realm_connect to the server (or Realm.open) to change data or "
+                              "subscriptions")
+        self.action = action
 
 
 class StorageError(RealmJupyterError):

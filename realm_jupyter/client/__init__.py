@@ -5,6 +5,7 @@ from .credentials import Credentials
 from .progress import Progress
 from .realm import Realm
 from .session import ConnectionState, SessionState, SyncSession
+from .snapshot_realm import SnapshotRealm
 from .subscriptions import (
     MutableSubscriptionSet,
     Subscription,
@@ -22,6 +23,7 @@ __all__ = [
     "Progress",
     "Realm",
     "SessionState",
+    "SnapshotRealm",
     "Subscription",
     "SubscriptionSet",
     "SubscriptionSetState",

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pandas as pd
@@ -37,6 +37,10 @@ from .subscriptions import (
 )
 from .user import User
 from .writes import ClientResetMode, WriteQueue
+
+if TYPE_CHECKING:
+    from .snapshot import Identity
+    from .snapshot_realm import SnapshotRealm
 
 __all__ = ["Realm"]
 
@@ -127,6 +131,35 @@ class Realm:
                 await realm.close()  # the caller gets no realm: nothing may keep running
                 raise
         return realm
+
+    @classmethod
+    def open_snapshot(cls, path: str | Path) -> SnapshotRealm:
+        """Open a snapshot written by :meth:`save_snapshot`, with no server: read-only.
+
+        Raises:
+            SnapshotError: no manifest there, or a file is missing or was altered (named).
+        """
+        from .snapshot_realm import SnapshotRealm
+
+        return SnapshotRealm(path)
+
+    def save_snapshot(self, path: str | Path) -> dict[str, Any]:
+        """Write a checkpoint-pinned snapshot of the cache to the directory ``path``.
+
+        One Parquet file per object type plus ``manifest.json`` (app, server, user id,
+        server version, subscriptions, schema, hashes — no secrets); returns the manifest.
+
+        Raises:
+            SnapshotError: ``path`` holds something else, or writing failed.
+        """
+        from . import snapshot
+
+        return snapshot.save(self.cache, self._identity(), path)
+
+    def _identity(self) -> Identity:
+        from .snapshot import Identity
+
+        return Identity(self.app.app_id, self.app.base_url, self.user.id)
 
     async def close(self) -> None:
         """Stop syncing and close the cache (the file stays, ready for the next open)."""

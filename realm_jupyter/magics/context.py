@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache.store import default_cache_path
-from ..client import App, Credentials, Realm, User
+from ..client import App, Credentials, Realm, SnapshotRealm, User
 from ..client.tokens import TokenStore
 from ..errors import AuthError, RealmJupyterError
 
@@ -43,6 +43,8 @@ class RealmContext:
         self.shell = shell
         self.tokens = tokens or TokenStore()
         self.connection: Connection | None = None
+        #: A snapshot opened with ``%realm_connect --snapshot`` (then there is no connection).
+        self.snapshot: SnapshotRealm | None = None
         self.demo_server: subprocess.Popen[bytes] | None = None
         self.demo_url: str | None = None
         self.notices: list[str] = []
@@ -51,11 +53,13 @@ class RealmContext:
 
     @property
     def realm(self) -> Realm:
-        """The connected realm.
+        """The connected realm, or the open snapshot.
 
         Raises:
             RealmJupyterError: not connected yet.
         """
+        if self.snapshot is not None and not self.snapshot.closed:
+            return self.snapshot
         if self.connection is None or self.connection.realm.closed:
             raise RealmJupyterError("not connected to a sync server",
                                     hint="run %realm_connect --demo, or %realm_connect URL --app ID "
@@ -95,7 +99,30 @@ class RealmContext:
         self.connection = Connection(base_url, app_id, login, app, realm)
         if current is not None and current is not self.connection:
             await _close(current)
+        await self._close_snapshot()
         return realm, False
+
+    async def open_snapshot(self, path: str) -> SnapshotRealm:
+        """Open the snapshot at ``path`` in place of any connection or snapshot.
+
+        The new snapshot is verified and loaded first: one that is refused (altered,
+        missing) leaves what was open as it was.
+
+        Raises:
+            SnapshotError: the snapshot is missing, altered or unreadable.
+        """
+        snapshot = Realm.open_snapshot(path)
+        await self._close_snapshot()
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            await _close(connection)
+        self.snapshot = snapshot
+        return snapshot
+
+    async def _close_snapshot(self) -> None:
+        snapshot, self.snapshot = self.snapshot, None
+        if snapshot is not None:
+            await snapshot.close()
 
     async def _log_in(self, app: App, credentials: Credentials | None, login: str,
                       password_source: Any, *, keep: bool = True) -> User:
@@ -141,6 +168,7 @@ class RealmContext:
         connection, self.connection = self.connection, None
         if connection is not None:
             await _close(connection)
+        await self._close_snapshot()
 
     # ------------------------------------------------------------------ the demo server
 

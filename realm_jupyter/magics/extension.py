@@ -28,7 +28,18 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, Unicode
 
 from ..errors import RealmJupyterError
-from .commands import connect, explore, query, sql, status, subscribe, subscriptions, unsubscribe, write
+from .commands import (
+    connect,
+    explore,
+    query,
+    snapshot,
+    sql,
+    status,
+    subscribe,
+    subscriptions,
+    unsubscribe,
+    write,
+)
 from .context import RealmContext
 from .display import CellOutput, usage_error
 from .transformer import TopLevelRewriter
@@ -48,6 +59,7 @@ _COMMANDS: dict[str, Callable[..., Any]] = {
     "realm_resume": status.resume,
     "realm_explore": explore.run,
     "realm_write": write.run,
+    "realm_snapshot": snapshot.run,
 }
 
 
@@ -239,6 +251,9 @@ class RealmMagics(Magics):
     @argument("--api-key", dest="api_key", help="API key (better: $REALM_API_KEY).")
     @argument("--cache", help="DuckDB cache file (default: per server, app and user in the user "
                               "cache directory).")
+    @argument("--snapshot", metavar="PATH",
+              help="Open a snapshot written by %%realm_snapshot save, with no server: "
+                   "read-only, pinned at its checkpoint.")
     @no_var_expand
     @line_magic
     def realm_connect(self, line: str) -> Any:
@@ -246,6 +261,7 @@ class RealmMagics(Magics):
 
         Re-running the cell reuses the open connection. Without --password the password
         comes from $REALM_PASSWORD, a stored session (refresh token), or a prompt.
+        With --snapshot PATH, open a saved snapshot instead (no server; read-only).
         """
         return self._line("realm_connect", line)
 
@@ -343,6 +359,17 @@ class RealmMagics(Magics):
     def realm_explore(self, line: str) -> Any:
         """A live table over the cache: scroll millions of rows, sort, filter; refreshes on sync."""
         return self._line("realm_explore", line)
+
+    @magic_arguments()
+    @argument("action", choices=["save"], help="save: write a snapshot of the cache.")
+    @argument("path", help="Directory to write (an earlier snapshot there is replaced).")
+    @no_var_expand
+    @line_magic
+    def realm_snapshot(self, line: str) -> Any:
+        """Save a checkpoint-pinned, read-only snapshot of the cache: one Parquet file per
+        object type and a manifest (server version, subscriptions, schema, hashes; no
+        secrets). Reopen it with no server: %realm_connect --snapshot PATH."""
+        return self._line("realm_snapshot", line)
 
     @magic_arguments()
     @argument("action", help="create, update, delete or add.")

@@ -30,7 +30,8 @@ from traitlets import default
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 NOTEBOOK_NAMES = ("01-quickstart.ipynb", "02-subscriptions-and-permissions.ipynb",
-                  "03-explore-with-duckdb.ipynb", "04-writes-and-conflicts.ipynb")
+                  "03-explore-with-duckdb.ipynb", "04-writes-and-conflicts.ipynb",
+                  "05-reproducible-snapshots.ipynb")
 DEMO_STORE = "demo-store.sqlite3"  # where %realm_connect --demo keeps its store (magics/context.py)
 
 

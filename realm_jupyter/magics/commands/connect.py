@@ -20,6 +20,8 @@ DEMO_APP_ID = "realm-jupyter-demo"
 
 async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
     context = magics.context
+    if args.snapshot is not None:
+        return await _open_snapshot(magics, args)
     if args.demo:
         from ...demo import DEMO_USERS
 
@@ -56,6 +58,20 @@ async def run(magics: RealmMagics, args: argparse.Namespace) -> None:
     note(f"{verb} to {app_id} at {url} as {login} (user {realm.user.id}); "
          f"cache {realm.cache.path}{switched}", level="success")
     return None
+
+
+async def _open_snapshot(magics: RealmMagics, args: argparse.Namespace) -> None:
+    """``--snapshot PATH``: no server, no login — the snapshot's files, read-only."""
+    other = [flag for flag, given in [("URL", args.url), ("--app", args.app), ("--demo", args.demo),
+                                      ("--anonymous", args.anonymous), ("--email", args.email),
+                                      ("--password", args.password),
+                                      ("--api-key", args.api_key), ("--cache", args.cache)]
+             if given]
+    if other:
+        raise RealmJupyterError(f"--snapshot opens a snapshot with no server: drop "
+                                f"{', '.join(other)}")
+    snapshot = await magics.context.open_snapshot(args.snapshot)
+    note(f"Opened the {snapshot.describe()}", level="success")
 
 
 def _credentials(args: argparse.Namespace) -> tuple[Credentials | None, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from ...client import SnapshotRealm
 from ..display import note
 
 if TYPE_CHECKING:
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 
 def summary(magics: RealmMagics) -> str:
     realm = magics.context.realm
+    if isinstance(realm, SnapshotRealm):
+        return pinned(realm)
     status = realm.session.status()
     counts = ", ".join(f"{t}: {n:,}" for t, n in realm.row_counts().items())
     return (f"{status['connection_state']} ({status['session_state']}), subscription set "
@@ -22,8 +25,16 @@ def summary(magics: RealmMagics) -> str:
             + (f"; last error: {status['error']}" if status["error"] else ""))
 
 
+def pinned(realm: SnapshotRealm) -> str:
+    """Which checkpoint a snapshot is pinned at (it never syncs, so no widget)."""
+    current = realm.subscriptions
+    counts = ", ".join(f"{t}: {n:,}" for t, n in realm.row_counts().items())
+    return (f"{realm.describe()}; subscription set v{current.version} "
+            f"({len(current)} subscriptions); rows: {counts}")
+
+
 def run(magics: RealmMagics, args: argparse.Namespace) -> Any:
-    if not magics.widgets:
+    if not magics.widgets or isinstance(magics.context.realm, SnapshotRealm):
         note(summary(magics))
         return None
     from ...widgets.sources import sync_status
