@@ -39,7 +39,7 @@ test-js: js
 	cd js && npm test
 
 test-python: js
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest --durations=30 $(ARGS)
 
 # Chromium, the PostgreSQL server binaries, Node.js/npm, python3-venv: installed with apt-get
 # when this runs as root, else one line says what to install. It names what it installed.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,11 @@ async def test_a_damaged_cache_file_at_open_is_one_cache_error(tmp_path: Path) -
             await user.app.aclose()
         message = str(caught.value)
         assert "\n" not in message and str(path) in message and "delete it to resync" in message
-        for leftover in path.parent.glob(path.name + "*"):
-            leftover.unlink()
+        for leftover in path.parent.glob(path.name + "*"):  # the .wal, the .tmp spill folder
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         async with server.realm(ALICE.email, path) as realm:  # the advice works
             await realm.subscribe("Item", "TRUEPREDICATE")
             assert len(realm.df("Item")) > 0
