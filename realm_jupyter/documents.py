@@ -127,15 +127,9 @@ def validate_value(prop: Property, value: Any, where: str) -> Any:
             raise SchemaError(f"{where}: required field is missing or null")
         return None
     if prop.type is PropertyType.OBJECT:
-        assert prop.embedded is not None
-        if not isinstance(value, Mapping):
-            raise SchemaError(f"{where}: expected an embedded {prop.embedded.name} object, "
-                              f"got {_describe(value)}")
-        unknown = [name for name in value if name not in prop.embedded.properties]
-        if unknown:
-            raise SchemaError(f"{where}: unknown field {unknown[0]!r}")
-        return {p.name: validate_value(p, value.get(p.name), f"{where}.{p.name}")
-                for p in prop.embedded}
+        embedded = _embedded(prop, value, where)
+        return {p.name: validate_value(p, embedded.get(p.name), f"{where}.{p.name}")
+                for p in prop.embedded or ()}
     return _scalar(prop.type, value, where)
 
 
@@ -337,6 +331,23 @@ def value_from_plain(prop: Property, value: Any, where: str) -> Any:
     return validate_value(prop, _decode_plain(prop, value, where), where)
 
 
+def _embedded(prop: Property, value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` as the mapping of an embedded object of ``prop``: no other shape, no
+    field its schema does not declare.
+
+    Raises:
+        SchemaError: ``value`` is not a mapping, or names an unknown field.
+    """
+    assert prop.embedded is not None
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"{where}: expected an embedded {prop.embedded.name} object, "
+                          f"got {_describe(value)}")
+    unknown = [name for name in value if name not in prop.embedded.properties]
+    if unknown:
+        raise SchemaError(f"{where}: unknown field {str(unknown[0])[:80]!r}")
+    return value
+
+
 def _decode_plain(prop: Property, value: Any, where: str) -> Any:
     """Plain JSON → Python values, checking the JSON shape; :func:`validate_value` does the rest."""
     if value is None:
@@ -347,15 +358,10 @@ def _decode_plain(prop: Property, value: Any, where: str) -> Any:
             raise SchemaError(f"{where}: expected a list, got {_describe(value)}")
         return [_decode_plain(prop.items, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if prop.type is PropertyType.OBJECT:
+        embedded = _embedded(prop, value, where)
         assert prop.embedded is not None
-        if not isinstance(value, Mapping):
-            raise SchemaError(f"{where}: expected an embedded {prop.embedded.name} object, "
-                              f"got {_describe(value)}")
-        unknown = [name for name in value if name not in prop.embedded.properties]
-        if unknown:
-            raise SchemaError(f"{where}: unknown field {str(unknown[0])[:80]!r}")
         return {name: _decode_plain(prop.embedded.properties[name], item, f"{where}.{name}")
-                for name, item in value.items()}
+                for name, item in embedded.items()}
     if prop.type is PropertyType.DOUBLE and isinstance(value, str):
         # Plain doubles are JSON numbers; text would smuggle in NaN or infinity.
         raise SchemaError(f"{where}: expected double, got {_describe(value)}")
