@@ -166,3 +166,37 @@ def cell(page: Any, cell_id: str) -> Any:
                    .findIndex((cell) => cell.model.id === id)""", cell_id)
     assert index >= 0, cell_id
     return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+@contextlib.contextmanager
+def notebook_session(frontend: str, base: Path, demo_store: Path, name: str, cells: Any, *,
+                     setup: Any = None) -> Iterator[tuple[Any, str]]:
+    """``cells`` — (id, source) pairs, or a function of the frontend's URL giving them —
+    written as notebook ``name`` under ``base``, served by ``frontend`` over an isolated home
+    with the demo store, and open in Chromium: (page, the frontend's URL).
+
+    ``setup(page, url)`` runs before the notebook opens (permissions, init scripts). The
+    browser's errors, less the frontend's own known ones, fail the test on the way out.
+    """
+    import nbformat
+
+    from tests.notebooks.support import install_demo_store
+
+    require_chromium()
+    root = base / "notebooks"
+    root.mkdir()
+    home = base / "home"
+    install_demo_store(demo_store, home)
+    with serve_frontend(frontend, root, home) as url:
+        nb = nbformat.v4.new_notebook(metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        listed = cells(url) if callable(cells) else cells
+        nb.cells = [nbformat.v4.new_code_cell(source, id=cell_id) for cell_id, source in listed]
+        nbformat.write(nb, root / name)
+        with browser_page() as page:
+            if setup is not None:
+                setup(page, url)
+            open_notebook(page, url, frontend, name)
+            yield page, url
+            problems = problems_of(page, frontend)
+        assert not problems, "\n".join(problems)

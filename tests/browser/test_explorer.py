@@ -18,21 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from tests.browser.frontends import (
-    FRONTENDS,
-    browser_page,
-    cell,
-    open_notebook,
-    problems_of,
-    require_chromium,
-    run_cell,
-    serve_frontend,
-)
+from tests.browser.frontends import FRONTENDS, cell, notebook_session, run_cell
 from tests.notebooks import expected
-from tests.notebooks.support import install_demo_store
 
 pytestmark = pytest.mark.browser
 
@@ -88,29 +77,18 @@ def frontend(request: pytest.FixtureRequest) -> str:
 def notebook(frontend: str, tmp_path_factory: pytest.TempPathFactory, demo_store: Path
              ) -> Iterator[tuple[Any, Any]]:
     """(page, the explorer's root element), the explorer cell run and drawn."""
-    require_chromium()
+    def setup(page: Any, url: str) -> None:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        page.add_init_script(COUNT_PAGES)
+
     base = tmp_path_factory.mktemp(f"explore-{frontend}")
-    root = base / "notebooks"
-    root.mkdir()
-    home = base / "home"
-    install_demo_store(demo_store, home)
-    with serve_frontend(frontend, root, home) as url:
-        nb = nbformat.v4.new_notebook(metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-        nb.cells = [nbformat.v4.new_code_cell(source, id=cell_id) for cell_id, source in CELLS]
-        nbformat.write(nb, root / NOTEBOOK)
-        with browser_page() as page:
-            page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
-            page.add_init_script(COUNT_PAGES)
-            open_notebook(page, url, frontend, NOTEBOOK)
-            for cell_id, _ in CELLS[:4]:
-                run_cell(page, cell_id, timeout=90_000)
-            explorer = cell(page, "explore").locator(".rj-explorer")
-            explorer.scroll_into_view_if_needed()
-            _wait_painted(page, explorer)
-            yield page, explorer
-            problems = problems_of(page, frontend)
-        assert not problems, "\n".join(problems)
+    with notebook_session(frontend, base, demo_store, NOTEBOOK, CELLS, setup=setup) as (page, _):
+        for cell_id, _source in CELLS[:4]:
+            run_cell(page, cell_id, timeout=90_000)
+        explorer = cell(page, "explore").locator(".rj-explorer")
+        explorer.scroll_into_view_if_needed()
+        _wait_painted(page, explorer)
+        yield page, explorer
 
 
 def _orders() -> Any:

@@ -12,21 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from tests.browser.frontends import (
-    FRONTENDS,
-    browser_page,
-    cell,
-    open_notebook,
-    problems_of,
-    require_chromium,
-    run_cell,
-    serve_frontend,
-)
+from tests.browser.frontends import FRONTENDS, cell, notebook_session, run_cell
 from tests.notebooks import expected
-from tests.notebooks.support import install_demo_store
 
 pytestmark = pytest.mark.browser
 
@@ -80,25 +69,12 @@ def frontend(request: pytest.FixtureRequest) -> str:
 def notebook(frontend: str, tmp_path_factory: pytest.TempPathFactory, demo_store: Path
              ) -> Iterator[tuple[Any, str]]:
     """The frontend with the notebook open in Chromium: (page, the frontend's URL)."""
-    require_chromium()
     base = tmp_path_factory.mktemp(f"truth-{frontend}")
-    root = base / "notebooks"
-    root.mkdir()
-    home = base / "home"
-    install_demo_store(demo_store, home)
-    with serve_frontend(frontend, root, home) as url:
-        nb = nbformat.v4.new_notebook(metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-        nb.cells = [nbformat.v4.new_code_cell(source, id=cell_id) for cell_id, source in _cells(url)]
-        nbformat.write(nb, root / NOTEBOOK)
-        with browser_page() as page:
-            open_notebook(page, url, frontend, NOTEBOOK)
-            for cell_id in ("load", "connect", "subscribe", "status", "carol"):
-                run_cell(page, cell_id, timeout=90_000)
-                assert cell(page, cell_id).locator(STDERR).count() == 0, cell_id
-            yield page, url
-            problems = problems_of(page, frontend)
-        assert not problems, "\n".join(problems)
+    with notebook_session(frontend, base, demo_store, NOTEBOOK, _cells) as (page, url):
+        for cell_id in ("load", "connect", "subscribe", "status", "carol"):
+            run_cell(page, cell_id, timeout=90_000)
+            assert cell(page, cell_id).locator(STDERR).count() == 0, cell_id
+        yield page, url
 
 
 def _output_text(page: Any, cell_id: str) -> str:
