@@ -510,13 +510,13 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     model.save_changes();
   }, FILTER_DELAY_MS);
   filterInput.addEventListener("input", () => sendFilter(filterInput.value));
-  filterInput.addEventListener("keydown", (event) => {
+  const onFilterKey = (event: KeyboardEvent): void => {
     if (event.key === "Enter") sendFilter.flush();
     if (event.key === "Escape") {
       sendFilter.cancel();
       filterInput.value = model.get("filter");
     }
-  });
+  };
 
   // ------------------------------------------------------------------ keys, clicks and copy
 
@@ -606,9 +606,7 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   };
 
   // Every key pressed in the explorer stays in it: none reaches the notebook's shortcuts.
-  root.addEventListener("keydown", (event) => event.stopPropagation());
-  root.addEventListener("keypress", (event) => event.stopPropagation());
-  scroller.addEventListener("keydown", (event) => {
+  const onGridKey = (event: KeyboardEvent): void => {
     const action = keyAction(event, selection, bounds());
     if (action.kind === "move") {
       event.preventDefault();
@@ -617,7 +615,21 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
       // The browser fires `copy` next (handled below), inside this user gesture.
       showCursor = true;
     }
-  });
+  };
+  // Every key pressed in the explorer stays in it. Notebook frontends handle shortcuts in
+  // the capture phase on the document (Notebook 7) or while bubbling (JupyterLab), so the
+  // explorer takes its keys first, in the capture phase on the window, handles them and
+  // stops them there. Typing still types: default actions are not prevented.
+  const onWindowKey = (event: KeyboardEvent): void => {
+    const target = event.target;
+    if (!(target instanceof Node) || !root.contains(target)) return;
+    event.stopPropagation();
+    if (event.type !== "keydown") return;
+    if (target === filterInput) onFilterKey(event);
+    else if (scroller.contains(target)) onGridKey(event);
+  };
+  const keyEvents = ["keydown", "keypress", "keyup"] as const;
+  for (const type of keyEvents) window.addEventListener(type, onWindowKey, true);
   scroller.addEventListener("copy", (event) => {
     if (!showCursor || bounds().rows === 0) return;
     event.preventDefault();
@@ -725,6 +737,7 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);
     resize?.disconnect();
+    for (const type of keyEvents) window.removeEventListener(type, onWindowKey, true);
     sendFilter.cancel();
     askSummaries.cancel();
     clearTimeout(holdTimer);
