@@ -196,15 +196,8 @@ def _serve(args: argparse.Namespace) -> int:
 async def _check_store(config: Any, url: str) -> None:
     """Open the store once before serving, so that a store of another app (or one that
     cannot be opened) is one line here rather than a traceback from the server's start-up."""
-    from .server.storage import open_store
-
-    store = open_store(url)
-    await store.open(config.schema.types,
-                     {name: config.sync.queryable_fields(name) for name in config.collections})
-    try:
-        await store.claim_app(config.app_id)
-    finally:
-        await store.close()
+    async with _opened_store(config, url):
+        pass
 
 
 def _start_once(app: Any) -> None:
@@ -240,18 +233,13 @@ def _redact(url: str) -> str:
 async def _admin(args: argparse.Namespace) -> int:
     from .server.appdir import load_app
     from .server.auth import Auth
-    from .server.storage import open_store
 
     app_dir = _app_dir(args)
     config = load_app(app_dir)
     if args.command == "import":
         config = _infer_for_import(config, args.collection, args.files)
         return await _import(config, _store_url(args, app_dir), args.collection, args.files)
-    store = open_store(_store_url(args, app_dir))
-    await store.open(config.schema.types,
-                     {name: config.sync.queryable_fields(name) for name in config.collections})
-    try:
-        await store.claim_app(config.app_id)
+    async with _opened_store(config, _store_url(args, app_dir)) as store:
         auth = await Auth.create(config, store)
         if args.command == "users" and args.users_command == "set-custom-data":
             return await _set_custom_data(config, store, args)
@@ -274,8 +262,6 @@ async def _admin(args: argparse.Namespace) -> int:
         print(f"(API key {args.name!r} for server user {user_id}; it is shown only once)",
               file=sys.stderr)
         return 0
-    finally:
-        await store.close()
 
 
 @contextlib.asynccontextmanager
@@ -284,9 +270,9 @@ async def _opened_store(config: Any, store_url: str) -> AsyncIterator[Any]:
     from .server.storage import open_store
 
     store = open_store(store_url)
-    await store.open(config.schema.types,
-                     {name: config.sync.queryable_fields(name) for name in config.collections})
     try:
+        await store.open(config.schema.types,
+                         {name: config.sync.queryable_fields(name) for name in config.collections})
         await store.claim_app(config.app_id)
         yield store
     finally:
