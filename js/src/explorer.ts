@@ -424,6 +424,7 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
     if (reply.request_id !== summaryRequest || reply.revision !== model.get("revision")) return;
     summaryRequest = undefined;
     if (reply.summaries) summaries = reply.summaries;
+    summaryRow.classList.remove("rj-stale");
     drawSummaries();
     root.dataset.summaries = String(reply.revision);
     schedule();
@@ -681,6 +682,7 @@ function render({ model, el }: RenderProps<ExplorerModel>): () => void {
   const onRevision = (): void => {
     clearTimeout(holdTimer);
     waiting = false;
+    summaryRow.classList.add("rj-stale"); // until the summaries of the new rows arrive
     store.reset(model.get("revision"), model.get("page_size"));
     selection = {
       anchor: clampCell(selection.anchor, bounds()),

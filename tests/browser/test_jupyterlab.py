@@ -179,4 +179,14 @@ def test_explorer_rows_sort_and_scroll(quickstart: Any, frontend: str) -> None:
     explorer.get_by_label("filter").fill("")
     explorer.get_by_label("filter").press("Enter")
     quickstart.wait_for_function(first, arg=[explorer.element_handle(), top["_id"]], timeout=15_000)
+    # the summaries of the rows shown (not of the filter before), and a selection, for the README
+    quickstart.wait_for_function(
+        """(root) => { const rev = Number((root.dataset.painted || "-1").split(" ")[0]);
+                       return Number(root.dataset.summaries) === rev
+                              && !root.querySelector(".rj-summaries.rj-stale"); }""",
+        arg=explorer.element_handle(), timeout=15_000)
+    region = explorer.locator(".rj-summary[data-column='region'] .rj-top-value")
+    assert region.count() == 1 and "north" in region.inner_text()  # Alice reads the north only
+    explorer.locator(".rj-rows [data-row='1'][data-col='2']").click()
+    explorer.locator(".rj-rows [data-row='3'][data-col='4']").click(modifiers=["Shift"])
     _screenshot(frontend, explorer, "explorer.png")
