@@ -26,7 +26,7 @@ from .ast import (
     Predicate,
     Quantifier,
 )
-from .dialects import Site
+from .dialect_base import Site
 from .operands import SYMBOLS, CompilerBase
 from .typecheck import PropertyRef, ValueRef, check_value, resolve, resolve_value
 from .values import fold

@@ -1,7 +1,7 @@
 """The compiler's plumbing: bound parameters, and the SQL *sites* of properties.
 
 A site is an SQL expression holding one value of a known property type (see
-``dialects.Site``): a column, a field inside an embedded object, an element of a
+``dialect_base.Site``): a column, a field inside an embedded object, an element of a
 list (bound to a lambda or a correlated alias) or an aggregate over a list. The
 leaves in ``leaves`` compare sites with constants and with each other.
 """
@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import UnsupportedQueryError
 from ..schema import ObjectSchema
 from .ast import Aggregate, AggregateOp, CompareOp, Expr, Path, Quantifier
-from .dialects import FOLD_PARAMS, Dialect, Site
+from .dialect_base import Dialect, Site
+from .dialects import FOLD_PARAMS
 from .typecheck import PropertyRef, aggregate_property, resolve
 from .values import SENTINEL, lower_fold_guards
 
