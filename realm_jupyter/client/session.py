@@ -15,7 +15,6 @@ notebook, these tasks run on the kernel's own loop between and during cells.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections.abc import Callable, Coroutine
@@ -37,6 +36,7 @@ from ..errors import (
 )
 from .backoff import Backoff
 from .downloads import DownloadFrames, ReauthRequired, ResetRequired
+from .listeners import Signal, call_safely, remove_listener
 from .progress import Progress, ProgressTracker
 from .subscriptions import SubscriptionEvent, SubscriptionSetState
 from .transport import RequestError
@@ -65,20 +65,6 @@ class SessionState(enum.StrEnum):
     INACTIVE = "inactive"
 
 
-class _Signal:
-    """Wake everyone waiting for "something changed"; waiters re-check their condition."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait(self) -> None:
-        await self._event.wait()
-
-
 class SyncSession(DownloadFrames):
     """The connection between one cache and the server."""
 
@@ -96,7 +82,7 @@ class SyncSession(DownloadFrames):
         self.last_sync: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[asyncio.Task[None]] = set()  # cancelled, not yet finished
-        self._changed = _Signal()
+        self._changed = Signal()
         self._queries_wakeup = asyncio.Event()
         self._uploads_wakeup = asyncio.Event()
         self._connection_listeners: list[Callable[[ConnectionState, ConnectionState], None]] = []
@@ -218,29 +204,29 @@ class SyncSession(DownloadFrames):
                                 ) -> Callable[[], None]:
         """``callback(old, new)`` on every connection state change; returns a remover."""
         self._connection_listeners.append(callback)
-        return lambda: _remove(self._connection_listeners, callback)
+        return lambda: remove_listener(self._connection_listeners, callback)
 
     def add_progress_listener(self, callback: Callable[[Progress], None]) -> Callable[[], None]:
         self._progress_listeners.append(callback)
-        return lambda: _remove(self._progress_listeners, callback)
+        return lambda: remove_listener(self._progress_listeners, callback)
 
     def add_change_listener(self, callback: Callable[[set[str]], None]) -> Callable[[], None]:
         """``callback(object_types)`` after sync applied changes to those types."""
         self._change_listeners.append(callback)
-        return lambda: _remove(self._change_listeners, callback)
+        return lambda: remove_listener(self._change_listeners, callback)
 
     def add_error_listener(self, callback: Callable[[RealmJupyterError], None]
                            ) -> Callable[[], None]:
         """``callback(error)`` for every sync error reported (compensating writes included)."""
         self._error_listeners.append(callback)
-        return lambda: _remove(self._error_listeners, callback)
+        return lambda: remove_listener(self._error_listeners, callback)
 
     def record_error(self, error: RealmJupyterError) -> None:
         """Remember ``error`` as the last one (``status()["error"]``) and tell the listeners:
         a status widget shows it even when no cell is running to show a warning line."""
         self.last_error = error
         for callback in list(self._error_listeners):
-            _safely(callback, error)
+            call_safely(callback, error)
 
     def _set_connection(self, new: ConnectionState) -> None:
         old = self.connection_state
@@ -248,18 +234,18 @@ class SyncSession(DownloadFrames):
             return
         self.connection_state = new
         for callback in list(self._connection_listeners):
-            _safely(callback, old, new)
+            call_safely(callback, old, new)
         self._changed.fire()
 
     def _report_progress(self, progress: Progress) -> None:
         for callback in list(self._progress_listeners):
-            _safely(callback, progress)
+            call_safely(callback, progress)
 
     def _report_changes(self, object_types: set[str]) -> None:
         if not object_types:
             return
         for callback in list(self._change_listeners):
-            _safely(callback, object_types)
+            call_safely(callback, object_types)
 
     # ------------------------------------------------------------------ waiting
 
@@ -515,16 +501,3 @@ def describe_error(error: RealmJupyterError) -> str:
         return "; ".join(f"write reverted by the server: {w.object_type} {w.primary_key}: "
                          f"{w.reason}" for w in error.writes)
     return str(error)
-
-
-def _remove(items: list[Any], item: Any) -> None:
-    with contextlib.suppress(ValueError):
-        items.remove(item)
-
-
-def _safely(callback: Callable[..., Any], *args: Any) -> None:
-    try:
-        callback(*args)
-    except Exception:  # a listener's bug must not stop sync
-        logger.exception("a sync listener failed")
-
