@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,3 +94,22 @@ class Kernel:
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False)
+
+
+@contextlib.contextmanager
+def demo_kernel(home: Path, demo_store: Path, *cells: str) -> Iterator[Kernel]:
+    """A kernel under ``home`` with the extension loaded, ``realm_jupyter`` imported and
+    connected to the demo (``%realm_connect --demo``, as Alice), after ``cells`` ran;
+    shut down on the way out."""
+    from tests.notebooks.support import install_demo_store
+
+    install_demo_store(demo_store, home)
+    kernel = Kernel(home)
+    try:
+        for code in ("%load_ext realm_jupyter", "import realm_jupyter", "%realm_connect --demo",
+                     *cells):
+            execution = kernel.run(code)
+            assert execution.ok, (code, execution.reply, execution.stderr)
+        yield kernel
+    finally:
+        kernel.shutdown()

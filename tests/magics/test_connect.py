@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from realm_jupyter.server.runner import free_port
-from tests.magics.kernel import Kernel
+from tests.magics.kernel import Kernel, demo_kernel
 from tests.magics.test_kernel import _usage_error
 from tests.notebooks import expected
-from tests.notebooks.support import install_demo_store
 
 pytestmark = pytest.mark.slow
 
@@ -34,17 +33,9 @@ SYNC_TASKS = "['realm-sync-queries', 'realm-sync-stream', 'realm-sync-uploads']"
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[Kernel]:
     """A kernel connected to the demo as Alice, with one subscription."""
-    home = tmp_path_factory.mktemp("connect-kernel")
-    install_demo_store(demo_store, home)
-    kernel = Kernel(home)
-    try:
-        assert kernel.run("%load_ext realm_jupyter").ok
-        connected = kernel.run("%realm_connect --demo")
-        assert connected.ok, (connected.reply, connected.stderr)
-        assert kernel.run("%realm_subscribe Item \"team == 'north'\"").ok
+    with demo_kernel(tmp_path_factory.mktemp("connect-kernel"), demo_store,
+                     "%realm_subscribe Item \"team == 'north'\"") as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.magics.kernel import Kernel
+from tests.magics.kernel import Kernel, demo_kernel
 from tests.notebooks import expected
-from tests.notebooks.support import install_demo_store
 
 pytestmark = pytest.mark.slow
 
@@ -26,17 +25,8 @@ OPEN_URGENT = "status == 'open' AND priority >= 3"
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[Kernel]:
     """A kernel with the extension loaded and connected to the demo as Alice."""
-    home = tmp_path_factory.mktemp("magics-kernel")
-    install_demo_store(demo_store, home)
-    kernel = Kernel(home)
-    try:
-        assert kernel.run("%load_ext realm_jupyter").ok
-        connected = kernel.run("%realm_connect --demo")
-        assert connected.ok, (connected.reply, connected.stderr)
-        assert kernel.run("import realm_jupyter").ok
+    with demo_kernel(tmp_path_factory.mktemp("magics-kernel"), demo_store) as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 @pytest.fixture(scope="module")

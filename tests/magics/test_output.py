@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.magics.kernel import Execution, Kernel
+from tests.magics.kernel import Execution, Kernel, demo_kernel
 from tests.notebooks import expected
-from tests.notebooks.support import install_demo_store
 
 pytestmark = pytest.mark.slow
 
@@ -20,16 +19,8 @@ BOB = expected.USERS["Bob"]
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[Kernel]:
-    home = tmp_path_factory.mktemp("output-kernel")
-    install_demo_store(demo_store, home)
-    kernel = Kernel(home)
-    try:
-        assert kernel.run("%load_ext realm_jupyter").ok
-        connected = kernel.run("%realm_connect --demo\nimport realm_jupyter")
-        assert connected.ok, (connected.reply, connected.stderr)
+    with demo_kernel(tmp_path_factory.mktemp("output-kernel"), demo_store) as kernel:
         yield kernel
-    finally:
-        kernel.shutdown()
 
 
 def _lines(execution: Execution) -> list[tuple[str, str]]:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.magics.kernel import Kernel
+from tests.magics.kernel import Kernel, demo_kernel
 from tests.magics.test_kernel import _usage_error
-from tests.notebooks.support import install_demo_store
 
 pytestmark = pytest.mark.slow
 
@@ -30,18 +29,10 @@ def saved(tmp_path_factory: pytest.TempPathFactory,
           demo_store: Path) -> Iterator[tuple[Path, list[str], Kernel]]:
     """A snapshot of Alice's demo cache, the analysis outputs of the live kernel, and it."""
     home = tmp_path_factory.mktemp("snapshot-live")
-    install_demo_store(demo_store, home)
-    kernel = Kernel(home)
-    path = home / "alice-snapshot"
-    try:
-        for code in ("%load_ext realm_jupyter", "import realm_jupyter", "%realm_connect --demo",
-                     "%realm_subscribe Item", '%realm_subscribe Order "TRUEPREDICATE"'):
-            execution = kernel.run(code)
-            assert execution.ok, (code, execution.reply, execution.stderr)
+    with demo_kernel(home, demo_store, "%realm_subscribe Item",
+                     '%realm_subscribe Order "TRUEPREDICATE"') as kernel:
         outputs = [kernel.value(code) for code in ANALYSIS]
-        yield path, outputs, kernel
-    finally:
-        kernel.shutdown()
+        yield home / "alice-snapshot", outputs, kernel
 
 
 @pytest.fixture(scope="module")
