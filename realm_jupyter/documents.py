@@ -96,12 +96,8 @@ def validate_document(object_schema: ObjectSchema, document: Mapping[str, Any], 
         SchemaError: a field is unknown, a required field is missing or null, or a
             value has the wrong type. The message names the field path.
     """
-    if not isinstance(document, Mapping):
-        raise SchemaError(f"{object_schema.name}: a document must be an object, "
-                          f"not {type(document).__name__}")
-    unknown = [name for name in document if name not in object_schema.properties]
-    if unknown:
-        raise SchemaError(f"{object_schema.name}: unknown field {unknown[0]!r}")
+    document = _known_fields(object_schema, document, object_schema.name,
+                             f"a document must be an object, not {type(document).__name__}")
     out: dict[str, Any] = {}
     for prop in object_schema:
         if prop.name in document:
@@ -310,12 +306,8 @@ def document_from_plain(object_schema: ObjectSchema, document: Any) -> dict[str,
     Raises:
         SchemaError: as :func:`validate_document`, naming the field path.
     """
-    if not isinstance(document, Mapping):
-        raise SchemaError(f"{object_schema.name}: a document must be an object, "
-                          f"not {type(document).__name__}")
-    unknown = [name for name in document if name not in object_schema.properties]
-    if unknown:
-        raise SchemaError(f"{object_schema.name}: unknown field {str(unknown[0])[:80]!r}")
+    document = _known_fields(object_schema, document, object_schema.name,
+                             f"a document must be an object, not {type(document).__name__}")
     decoded = {name: _decode_plain(object_schema.properties[name], value,
                                    f"{object_schema.name}.{name}")
                for name, value in document.items()}
@@ -332,17 +324,24 @@ def value_from_plain(prop: Property, value: Any, where: str) -> Any:
 
 
 def _embedded(prop: Property, value: Any, where: str) -> Mapping[str, Any]:
-    """``value`` as the mapping of an embedded object of ``prop``: no other shape, no
-    field its schema does not declare.
+    """``value`` as the mapping of an embedded object of ``prop`` (see ``_known_fields``)."""
+    assert prop.embedded is not None
+    return _known_fields(prop.embedded, value, where,
+                         f"expected an embedded {prop.embedded.name} object, "
+                         f"got {_describe(value)}")
+
+
+def _known_fields(object_schema: ObjectSchema, value: Any, where: str,
+                  not_an_object: str) -> Mapping[str, Any]:
+    """``value`` as a mapping holding only fields ``object_schema`` declares.
 
     Raises:
-        SchemaError: ``value`` is not a mapping, or names an unknown field.
+        SchemaError: ``value`` is not a mapping (``not_an_object`` says so), or names a
+            field the schema does not declare.
     """
-    assert prop.embedded is not None
     if not isinstance(value, Mapping):
-        raise SchemaError(f"{where}: expected an embedded {prop.embedded.name} object, "
-                          f"got {_describe(value)}")
-    unknown = [name for name in value if name not in prop.embedded.properties]
+        raise SchemaError(f"{where}: {not_an_object}")
+    unknown = [name for name in value if name not in object_schema.properties]
     if unknown:
         raise SchemaError(f"{where}: unknown field {str(unknown[0])[:80]!r}")
     return value
