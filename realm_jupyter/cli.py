@@ -182,7 +182,6 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         store = _store_url(args, app_dir)
     limits = _limits(args)
-    asyncio.run(_check_store(config, store))
     _start_once(create_app(config, store, demo_size=_size(demo_size)))
     app = create_app(config, store, demo_size=_size(demo_size), body_timeout=limits.body_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -193,18 +192,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_store(config: Any, url: str) -> None:
-    """Open the store once before serving, so that a store of another app (or one that
-    cannot be opened) is one line here rather than a traceback from the server's start-up."""
-    async with _opened_store(config, url):
-        pass
-
-
 def _start_once(app: Any) -> None:
     """Run the server's start-up (store, tables, seed and demo data) once before listening.
 
-    Inside uvicorn a store that cannot be used (read-only, on a full disk, unreachable)
-    ends in its start-up traceback; here it is a ``StorageError``, one line. The real
+    Inside uvicorn a store that cannot be used (read-only, on a full disk, unreachable,
+    or claimed by another app) ends in its start-up traceback; here it is a
+    ``StorageError``, one line. The real
     start-up then finds the tables and the data in place.
     """
     async def start() -> None:
